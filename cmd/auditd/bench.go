@@ -1,0 +1,17 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// runBench dispatches `auditd bench <name>`.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: auditd bench live [flags]")
+	}
+	switch args[0] {
+	}
+	return fmt.Errorf("unknown benchmark %q (available: live)", args[0])
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is every setting of every subcommand. Each flag has an AUDITD_*
+// environment equivalent (--database-url ↔ AUDITD_DATABASE_URL); a flag given
+// on the command line wins over the environment.
+type config struct {
+	DatabaseURL string
+	DataDir     string
+	Listen      string
+	Reducers    string
+	LogLevel    string
+	LogFormat   string
+
+	// seed and demo
+	Events     int
+	Seed       uint64
+	Rate       float64
+	DemoFaults bool
+
+	// live
+	Publication string
+	Slot        string
+	NoLive      bool
+
+	// projections
+	StallAfter       time.Duration
+	LagEventsWarn    int64
+	LagSecondsWarn   float64
+	RetainedWALWarn  int64
+	HistoryRetention time.Duration
+	HistoryInterval  time.Duration
+}
+
+// envName maps a flag name to its environment variable.
+func envName(flagName string) string {
+	return "AUDITD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// newFlagSet declares the flags a subcommand understands.
+func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("auditd "+cmd, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL 15+ URL with wal_level=logical; empty starts an embedded cluster in --data-dir")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./.auditd", "where the embedded PostgreSQL cluster lives")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
+	switch cmd {
+	case "serve", "demo":
+		fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
+		fs.StringVar(&cfg.Reducers, "reducers", "", "reducer/upcaster JSON file for time travel (empty: merge-patch folding; the demo uses its own)")
+		fs.StringVar(&cfg.Publication, "publication", "auditd_events", "logical replication publication name")
+		fs.StringVar(&cfg.Slot, "slot", "auditd", "logical replication slot name")
+		fs.BoolVar(&cfg.NoLive, "no-live", false, "do not consume logical replication (no live updates)")
+		fs.DurationVar(&cfg.StallAfter, "stall-after", 30*time.Second, "a projection behind the head with no progress for this long is stalled")
+		fs.Int64Var(&cfg.LagEventsWarn, "lag-events-warn", 10000, "alert when a projection is this many positions behind")
+		fs.Float64Var(&cfg.LagSecondsWarn, "lag-seconds-warn", 300, "alert when a projection is this many seconds behind")
+		fs.Int64Var(&cfg.RetainedWALWarn, "retained-wal-warn", 1<<30, "alert when a replication slot retains this many bytes of WAL")
+		fs.DurationVar(&cfg.HistoryRetention, "lag-history-retention", 24*time.Hour, "how long projection lag samples are kept")
+		fs.DurationVar(&cfg.HistoryInterval, "lag-sample-interval", 5*time.Second, "how often projection lag is sampled")
+	}
+	switch cmd {
+	case "seed", "demo":
+		def := 50000
+		fs.IntVar(&cfg.Events, "events", def, "number of demo events to load")
+		fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the demo world (same seed, same world)")
+	}
+	if cmd == "demo" {
+		fs.Float64Var(&cfg.Rate, "rate", 3, "new demo events per second while the demo runs")
+		fs.BoolVar(&cfg.DemoFaults, "demo-faults", false, "make one demo projection slow, one fail on a poison event and one drift")
+	}
+	return fs
+}
+
+// parse reads flags, then fills every flag not given on the command line from
+// its AUDITD_* variable.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if serr := f.Value.Set(v); serr != nil {
+				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, serr)
+			}
+		}
+	})
+	return err
+}
+
+// newLogger builds the process logger. Connection strings are never logged
+// (they may carry passwords).
+func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q", cfg.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch cfg.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid --log-format %q: want text or json", cfg.LogFormat)
+}

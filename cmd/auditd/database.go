@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/auditd/auditd/internal/pgembed"
+)
+
+// embeddedDB is the database auditd creates in its private cluster.
+const embeddedDB = "auditd"
+
+// database is an open pool, and the embedded cluster behind it if auditd
+// started one.
+type database struct {
+	Pool    *pgxpool.Pool
+	URL     string
+	cluster *pgembed.Cluster
+}
+
+// openDatabase connects to --database-url, or starts the private cluster in
+// --data-dir when none is given, and checks wal_level.
+func openDatabase(ctx context.Context, cfg *config, logger *slog.Logger) (*database, error) {
+	db := &database{URL: cfg.DatabaseURL}
+	if db.URL == "" {
+		dir, err := filepath.Abs(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --data-dir: %w", err)
+		}
+		logger.Info("starting embedded PostgreSQL", "data_dir", dir)
+		db.cluster = pgembed.New(pgembed.Config{DataDir: dir, Logger: logger})
+		if err := db.cluster.Start(ctx); err != nil {
+			return nil, err
+		}
+		if err := createDatabase(ctx, db.cluster.ConnString("postgres"), embeddedDB); err != nil {
+			db.Close()
+			return nil, err
+		}
+		db.URL = db.cluster.ConnString(embeddedDB)
+	}
+	pcfg, err := pgxpool.ParseConfig(db.URL)
+	if err != nil {
+		db.Close()
+		// The parse error may echo the URL, password included: do not wrap it.
+		return nil, errors.New("invalid --database-url: it is not a valid PostgreSQL URL or DSN")
+	}
+	pcfg.MaxConns = 20
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("unable to connect to PostgreSQL: %w", err)
+	}
+	db.Pool = pool
+	var walLevel string
+	if err := pool.QueryRow(ctx, `SHOW wal_level`).Scan(&walLevel); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("unable to connect to PostgreSQL: %w", err)
+	}
+	if walLevel != "logical" {
+		logger.Warn("wal_level is not logical: live updates are unavailable", "wal_level", walLevel)
+	}
+	return db, nil
+}
+
+// createDatabase creates name if it does not exist.
+func createDatabase(ctx context.Context, adminURL, name string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("unable to connect to the embedded cluster: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("unable to look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("unable to create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Close closes the pool and stops the embedded cluster, if any.
+func (d *database) Close() {
+	if d.Pool != nil {
+		d.Pool.Close()
+	}
+	if d.cluster != nil {
+		if err := d.cluster.Stop(); err != nil {
+			slog.Default().Warn("unable to stop embedded PostgreSQL", "error", err)
+		}
+	}
+}

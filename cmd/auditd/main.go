@@ -1,0 +1,78 @@
+// Command auditd is a web dashboard for auditing and time travel over a
+// PostgreSQL event store.
+//
+//	auditd [serve]   run the dashboard (default)
+//	auditd demo      embedded PostgreSQL + demo world + live traffic + dashboard
+//	auditd migrate   apply pending migrations
+//	auditd seed      load the demo world
+//	auditd bench     run a benchmark (auditd bench live)
+//	auditd version   print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "auditd:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: auditd <command> [flags]
+
+commands:
+  serve     run the dashboard (default)
+  demo      embedded PostgreSQL, demo data, live traffic and the dashboard
+  migrate   apply pending migrations
+  seed      load the demo world (--events N)
+  bench     benchmarks: auditd bench live
+  version   print the version
+
+Every flag has an AUDITD_* environment equivalent: --database-url is
+AUDITD_DATABASE_URL. Run 'auditd <command> -h' for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return runServe(ctx, args, stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args, stdout, stderr)
+	case "seed":
+		return runSeed(ctx, args, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "auditd", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}

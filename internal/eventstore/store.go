@@ -1,0 +1,249 @@
+package eventstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store reads and appends events. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store on pool. The schema must already be migrated.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// Pool exposes the pool for packages that own other tables of the same
+// database (auditd's schema).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// eventColumns is the select list that scanEvent reads, in order.
+const eventColumns = `position, event_id::text, stream_id, stream_type, version, event_type, schema_version, payload, metadata, recorded_at`
+
+func scanEvent(row pgx.Row, e *Event) error {
+	var payload, metadata []byte
+	if err := row.Scan(&e.Position, &e.EventID, &e.StreamID, &e.StreamType, &e.Version, &e.EventType, &e.SchemaVersion, &payload, &metadata, &e.RecordedAt); err != nil {
+		return err
+	}
+	e.Payload = json.RawMessage(payload)
+	e.Metadata = json.RawMessage(metadata)
+	return nil
+}
+
+func collectEvents(rows pgx.Rows) ([]Event, error) {
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		if err := scanEvent(rows, &e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// isJSONObject reports whether raw is a syntactically valid JSON object.
+func isJSONObject(raw []byte) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && t[0] == '{' && json.Valid(t)
+}
+
+func validateNew(streamID, streamType string, events []NewEvent) error {
+	if strings.TrimSpace(streamID) == "" {
+		return ErrEmptyStreamID
+	}
+	if strings.TrimSpace(streamType) == "" {
+		return ErrEmptyStreamType
+	}
+	if len(events) == 0 {
+		return ErrNoEvents
+	}
+	for i, e := range events {
+		if strings.TrimSpace(e.EventType) == "" {
+			return fmt.Errorf("%w (event %d)", ErrEmptyEventType, i)
+		}
+		if !isJSONObject(e.Payload) {
+			return fmt.Errorf("%w (event %d, %s)", ErrInvalidPayload, i, e.EventType)
+		}
+		if len(e.Metadata) > 0 && !isJSONObject(e.Metadata) {
+			return fmt.Errorf("%w (event %d, %s)", ErrInvalidMetadata, i, e.EventType)
+		}
+	}
+	return nil
+}
+
+// ErrStreamTypeMismatch is returned when appending to an existing stream with
+// another stream type than the one it was opened with.
+var ErrStreamTypeMismatch = errors.New("eventstore: stream type does not match the stream's existing type")
+
+// Append appends events to one stream, all or nothing. expectedVersion is the
+// stream's current version as the caller last saw it (NoStream for a new
+// stream, AnyVersion to skip the check). When another writer got there first,
+// Append returns a *VersionConflictError carrying the actual version.
+//
+// Concurrency rests on the UNIQUE (stream_id, version) constraint: of two
+// transactions inserting the same next version, the second blocks on the
+// index until the first commits and then fails with a unique violation.
+func (s *Store) Append(ctx context.Context, streamID, streamType string, expectedVersion int, events ...NewEvent) ([]Event, error) {
+	if err := validateNew(streamID, streamType, events); err != nil {
+		return nil, err
+	}
+	if expectedVersion < AnyVersion {
+		return nil, fmt.Errorf("eventstore: invalid expected version %d", expectedVersion)
+	}
+	ids := make([]*string, len(events))
+	types := make([]string, len(events))
+	schemaVersions := make([]int32, len(events))
+	payloads := make([]string, len(events))
+	metas := make([]string, len(events))
+	times := make([]*time.Time, len(events))
+	for i, e := range events {
+		if e.EventID != "" {
+			id := e.EventID
+			ids[i] = &id
+		}
+		types[i] = e.EventType
+		schemaVersions[i] = int32(max(e.SchemaVersion, 1))
+		payloads[i] = string(e.Payload)
+		metas[i] = "{}"
+		if len(e.Metadata) > 0 {
+			metas[i] = string(e.Metadata)
+		}
+		if !e.RecordedAt.IsZero() {
+			t := e.RecordedAt
+			times[i] = &t
+		}
+	}
+
+	// AnyVersion retries a lost race instead of reporting it: the caller did
+	// not ask for a check.
+	for attempt := 0; ; attempt++ {
+		out, err := s.appendOnce(ctx, streamID, streamType, expectedVersion, ids, types, schemaVersions, payloads, metas, times)
+		if err != nil && expectedVersion == AnyVersion && errors.Is(err, ErrVersionConflict) && attempt < 5 {
+			continue
+		}
+		return out, err
+	}
+}
+
+func (s *Store) appendOnce(ctx context.Context, streamID, streamType string, expected int, ids []*string, types []string, schemaVersions []int32, payloads, metas []string, times []*time.Time) ([]Event, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to begin append: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+
+	current, currentType, err := streamHead(ctx, tx, streamID)
+	if err != nil {
+		return nil, err
+	}
+	if current > 0 && currentType != streamType {
+		return nil, fmt.Errorf("%w: stream %q is a %q, not a %q", ErrStreamTypeMismatch, streamID, currentType, streamType)
+	}
+	if expected != AnyVersion && expected != current {
+		return nil, &VersionConflictError{StreamID: streamID, Expected: expected, Actual: current}
+	}
+
+	rows, err := tx.Query(ctx, `
+		INSERT INTO events (event_id, stream_id, stream_type, version, event_type, schema_version, payload, metadata, recorded_at)
+		SELECT coalesce(u.event_id, gen_random_uuid()), $1, $2, $3 + u.ord::integer, u.event_type, u.schema_version,
+		       u.payload, u.metadata, coalesce(u.recorded_at, clock_timestamp())
+		FROM unnest($4::uuid[], $5::text[], $6::integer[], $7::jsonb[], $8::jsonb[], $9::timestamptz[])
+		     WITH ORDINALITY AS u(event_id, event_type, schema_version, payload, metadata, recorded_at, ord)
+		ORDER BY u.ord
+		RETURNING `+eventColumns,
+		streamID, streamType, current, ids, types, schemaVersions, payloads, metas, times)
+	var out []Event
+	if err == nil {
+		out, err = collectEvents(rows)
+	}
+	if err == nil {
+		err = tx.Commit(ctx)
+	}
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_stream_version_key" {
+			// Another writer committed this version first: report what the
+			// stream is at now.
+			actual, _, herr := streamHead(ctx, s.pool, streamID)
+			if herr != nil {
+				actual = current + 1
+			}
+			return nil, &VersionConflictError{StreamID: streamID, Expected: expected, Actual: actual}
+		}
+		return nil, fmt.Errorf("eventstore: unable to append to stream %q: %w", streamID, err)
+	}
+	return out, nil
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// streamHead returns a stream's current version and type (0, "" when absent).
+func streamHead(ctx context.Context, q querier, streamID string) (int, string, error) {
+	var v int
+	var t string
+	err := q.QueryRow(ctx, `SELECT version, stream_type FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1`, streamID).Scan(&v, &t)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("eventstore: unable to read stream head %q: %w", streamID, err)
+	}
+	return v, t, nil
+}
+
+// Import bulk-loads complete events with COPY: the demo generator and
+// benchmarks use it. Versions must already be assigned and consistent; the
+// database still enforces UNIQUE (stream_id, version). Positions follow the
+// order of events.
+func (s *Store) Import(ctx context.Context, events []Event) (int64, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	for i := range events {
+		e := &events[i]
+		if e.StreamID == "" {
+			return 0, fmt.Errorf("%w (import row %d)", ErrEmptyStreamID, i)
+		}
+		if !isJSONObject(e.Payload) {
+			return 0, fmt.Errorf("%w (import row %d)", ErrInvalidPayload, i)
+		}
+	}
+	src := pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
+		e := &events[i]
+		// COPY does not apply column defaults to explicit NULLs.
+		id := e.EventID
+		if id == "" {
+			id = NewEventID()
+		}
+		meta := []byte("{}")
+		if len(e.Metadata) > 0 {
+			meta = e.Metadata
+		}
+		recorded := e.RecordedAt
+		if recorded.IsZero() {
+			recorded = time.Now()
+		}
+		return []any{id, e.StreamID, e.StreamType, int32(e.Version), e.EventType, int32(max(e.SchemaVersion, 1)), []byte(e.Payload), meta, recorded}, nil
+	})
+	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"events"},
+		[]string{"event_id", "stream_id", "stream_type", "version", "event_type", "schema_version", "payload", "metadata", "recorded_at"}, src)
+	if err != nil {
+		return n, fmt.Errorf("eventstore: unable to import events: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,183 @@
+package timetravel
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+)
+
+// decodeJSON decodes one JSON value keeping numbers as json.Number, so that
+// money amounts keep their exact text ("10.50" stays "10.50").
+func decodeJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("unexpected data after the JSON value")
+	}
+	return v, nil
+}
+
+// deepCopy copies objects and arrays; scalars are immutable and shared.
+func deepCopy(v any) any {
+	switch c := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(c))
+		for k, e := range c {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(c))
+		for i, e := range c {
+			s[i] = deepCopy(e)
+		}
+		return s
+	default:
+		return v
+	}
+}
+
+// jsonEqual compares two decoded JSON values; numbers compare by value, so
+// 1, 1.0 and 1e0 are equal.
+func jsonEqual(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, xv := range x {
+			yv, ok := y[k]
+			if !ok || !jsonEqual(xv, yv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !jsonEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case nil:
+		return b == nil
+	}
+	xs, ok1 := numberText(a)
+	ys, ok2 := numberText(b)
+	if !ok1 || !ok2 {
+		return false
+	}
+	if xs == ys {
+		return true
+	}
+	xr, err1 := parseDecimal(xs)
+	yr, err2 := parseDecimal(ys)
+	return err1 == nil && err2 == nil && xr.rat.Cmp(yr.rat) == 0
+}
+
+// numberText returns the decimal text of a JSON number held as json.Number or
+// as a Go number (states built by hand in tests or by callers).
+func numberText(v any) (string, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		return string(n), true
+	case float64:
+		return strconv.FormatFloat(n, 'f', -1, 64), true
+	case int:
+		return strconv.Itoa(n), true
+	case int64:
+		return strconv.FormatInt(n, 10), true
+	}
+	return "", false
+}
+
+// typeName is the JSON type name of a decoded value, for error messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case nil:
+		return "null"
+	}
+	if _, ok := numberText(v); ok {
+		return "number"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func withArticle(s string) string {
+	switch s {
+	case "object", "array":
+		return "an " + s
+	case "null":
+		return s
+	}
+	return "a " + s
+}
+
+// isLeaf reports whether v is a leaf for blame purposes: any scalar, or an
+// empty object or array (there is nothing below it to blame).
+func isLeaf(v any) bool {
+	switch c := v.(type) {
+	case map[string]any:
+		return len(c) == 0
+	case []any:
+		return len(c) == 0
+	}
+	return true
+}
+
+// walkLeaves calls fn with the pointer and value of every leaf of v, v being
+// at ptr. Object keys are visited in sorted order so results are stable.
+func walkLeaves(ptr string, v any, fn func(ptr string, v any)) {
+	switch c := v.(type) {
+	case map[string]any:
+		if len(c) == 0 {
+			fn(ptr, v)
+			return
+		}
+		keys := make([]string, 0, len(c))
+		for k := range c {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			walkLeaves(childPointer(ptr, k), c[k], fn)
+		}
+	case []any:
+		if len(c) == 0 {
+			fn(ptr, v)
+			return
+		}
+		for i, e := range c {
+			walkLeaves(indexPointer(ptr, i), e, fn)
+		}
+	default:
+		fn(ptr, v)
+	}
+}

@@ -1,0 +1,39 @@
+package views
+
+import "time"
+
+// EventRow is one event as the timeline, the global log and the live tail
+// show it. The same component renders all three, and the SSE fragments.
+type EventRow struct {
+	Position      int64
+	EventID       string
+	StreamID      string
+	StreamType    string
+	Version       int
+	EventType     string
+	SchemaVersion int
+	RecordedAt    time.Time
+	Actor         string
+	Source        string
+	CorrelationID string
+	CausationID   string
+	Payload       string // pretty-printed stored payload
+	Metadata      string // pretty-printed metadata
+	UpcastPayload string // pretty-printed upcast payload, when it differs
+	Changes       []Change
+	FoldError     string
+	ShowStream    bool // the global log and live tail name the stream
+	New           bool // highlighted: just arrived live
+}
+
+// Change is one leaf change between two states (or made by one event).
+type Change struct {
+	Path      string
+	Op        string // add, remove, replace
+	Old       string // JSON text
+	New       string // JSON text
+	Version   int
+	EventType string
+	Actor     string
+	At        time.Time
+}

@@ -1,0 +1,89 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/views"
+)
+
+// badRequest is a 400 naming the parameter that is wrong.
+func badRequest(param, format string, args ...any) error {
+	return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("invalid %s: %s", param, fmt.Sprintf(format, args...)))
+}
+
+// notFound is a 404 with a message for the page.
+func notFound(format string, args ...any) error {
+	return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf(format, args...))
+}
+
+// errorBody is the JSON shape of every error.
+type errorBody struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+// handleError turns any handler error into a page or JSON with the right
+// status. Typed store errors map to 4xx; anything else is a 500 whose details
+// stay in the log, never in the response.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := http.StatusInternalServerError
+	msg := "internal error: see the server log"
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		status = he.Code
+		msg = fmt.Sprint(he.Message)
+		if he.Internal != nil && status >= 500 {
+			s.logger.Error("web: request failed", "path", c.Request().URL.Path, "error", he.Internal)
+		}
+	case errors.Is(err, eventstore.ErrStreamNotFound), errors.Is(err, eventstore.ErrEventNotFound):
+		status = http.StatusNotFound
+		msg = err.Error()
+	case errors.Is(err, eventstore.ErrInvalidCursor), errors.Is(err, eventstore.ErrEmptyStreamID):
+		status = http.StatusBadRequest
+		msg = err.Error()
+	case errors.Is(err, context.Canceled):
+		// The client went away; nothing to answer.
+		return
+	case errors.Is(err, context.DeadlineExceeded):
+		status = http.StatusServiceUnavailable
+		msg = "the database did not answer in time"
+	default:
+		s.logger.Error("web: request failed", "path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	if wantsJSON(c) || !acceptsHTML(c) {
+		_ = c.JSON(status, errorBody{Error: msg, Status: status})
+		return
+	}
+	page := views.ErrorPage(s.chromeNoBanners(c, http.StatusText(status)), views.ErrorVM{Status: status, Title: http.StatusText(status), Message: msg, ShowSearch: status == http.StatusNotFound})
+	_ = s.renderHTML(c, status, page)
+}
+
+// chromeNoBanners builds the layout for error pages without touching the
+// database: the error may be that the database is down.
+func (s *Server) chromeNoBanners(c echo.Context, title string) views.Chrome {
+	ch := views.Chrome{Title: title}
+	if tok, ok := c.Get(csrfContextKey).(string); ok {
+		ch.CSRFToken = tok
+	}
+	return ch
+}
+
+func acceptsHTML(c echo.Context) bool {
+	accept := c.Request().Header.Get("Accept")
+	return accept == "" || strings.Contains(accept, "text/html") || strings.Contains(accept, "*/*")
+}

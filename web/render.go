@@ -1,0 +1,61 @@
+package web
+
+import (
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/auditd/auditd/views"
+)
+
+// wantsJSON reports whether the client asked for JSON: an Accept header that
+// names application/json before text/html, or ?format=json.
+func wantsJSON(c echo.Context) bool {
+	if c.QueryParam("format") == "json" {
+		return true
+	}
+	accept := c.Request().Header.Get("Accept")
+	j := strings.Index(accept, "application/json")
+	if j < 0 {
+		return false
+	}
+	h := strings.Index(accept, "text/html")
+	return h < 0 || j < h
+}
+
+// render is the one way handlers answer: the same data as JSON for scripts,
+// or the page for people. page may be nil for JSON-only endpoints.
+func (s *Server) render(c echo.Context, status int, data any, page templ.Component) error {
+	c.Response().Header().Add("Vary", "Accept")
+	if wantsJSON(c) || page == nil {
+		return c.JSON(status, data)
+	}
+	return s.renderHTML(c, status, page)
+}
+
+// renderHTML writes a templ component as the response.
+func (s *Server) renderHTML(c echo.Context, status int, page templ.Component) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return page.Render(c.Request().Context(), c.Response())
+}
+
+// chrome is what every page's layout needs: title, the active nav entry, the
+// CSRF token and the header banners.
+func (s *Server) chrome(c echo.Context, title, nav string) views.Chrome {
+	ch := views.Chrome{Title: title, Nav: nav}
+	if tok, ok := c.Get(csrfContextKey).(string); ok {
+		ch.CSRFToken = tok
+	}
+	ctx := c.Request().Context()
+	for _, src := range s.deps.Banners {
+		ch.Banners = append(ch.Banners, src(ctx)...)
+	}
+	return ch
+}
+
+// isHTMX reports whether the request came from htmx (a fragment is wanted).
+func isHTMX(c echo.Context) bool {
+	return c.Request().Header.Get("HX-Request") == "true"
+}

@@ -1,0 +1,100 @@
+// Package web is auditd's HTTP layer: every route (routes.go), one handler
+// file per page or action, middleware, and the one render helper that answers
+// HTML or JSON.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+
+	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/views"
+)
+
+// Config is the HTTP server's own configuration.
+type Config struct {
+	Listen string // host:port
+}
+
+// BannerSource supplies banners shown in every page's header (tamper alerts,
+// projection threshold breaches). It must be cheap: it runs on each page view.
+type BannerSource func(ctx context.Context) []views.Banner
+
+// Deps are the services the handlers read from. Optional ones may be nil:
+// their pages then answer 503 with a message.
+type Deps struct {
+	Pool    *pgxpool.Pool
+	Store   *eventstore.Store
+	Logger  *slog.Logger
+	Banners []BannerSource
+}
+
+// Server is auditd's HTTP server.
+type Server struct {
+	cfg    Config
+	deps   Deps
+	logger *slog.Logger
+	echo   *echo.Echo
+	http   *http.Server
+}
+
+// New builds the server and registers every route.
+func New(cfg Config, deps Deps) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8080"
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, echo: e}
+	e.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s
+}
+
+// Handler returns the root handler (used by tests with httptest).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Start listens and serves until Stop. It returns once the listener is bound,
+// so callers can print the URL knowing it answers.
+func (s *Server) Start(ctx context.Context) (net.Addr, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("web: unable to listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.http = &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: SSE responses stay open for hours. Handlers that
+		// do real work bound themselves with the request context.
+		IdleTimeout: 120 * time.Second,
+		ErrorLog:    slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("web: server stopped", "error", err)
+		}
+	}()
+	return ln.Addr(), nil
+}
+
+// Stop shuts the server down gracefully, waiting for open requests up to
+// the context's deadline.
+func (s *Server) Stop(ctx context.Context) error {
+	if s.http == nil {
+		return nil
+	}
+	return s.http.Shutdown(ctx)
+}
