@@ -16,4 +16,10 @@ func (s *Server) routes() {
 	e.GET("/static/*", echo.WrapHandler(static.Handler()))
 
 	e.GET("/", s.showOverview)
+
+	// Streams, timelines, time travel and the global log (issue 3).
+
+	// Live (issue 4).
+
+	// Projections (issue 5).
 }

@@ -35,6 +35,12 @@ type Deps struct {
 	Store   *eventstore.Store
 	Logger  *slog.Logger
 	Banners []BannerSource
+
+	// Time travel (issue 3 owner adds fields here).
+
+	// Live (issue 4 owner adds fields here).
+
+	// Projections (issue 5 owner adds fields here).
 }
 
 // Server is auditd's HTTP server.

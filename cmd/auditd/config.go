@@ -21,6 +21,11 @@ type config struct {
 	LogLevel    string
 	LogFormat   string
 
+	// reducersData is the reducers file's content when it does not come
+	// from --reducers (the demo's built-in file); see reducersFile.
+	reducersData   []byte
+	reducersSource string
+
 	// seed and demo
 	Events     int
 	Seed       uint64
@@ -121,4 +126,18 @@ func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("invalid --log-format %q: want text or json", cfg.LogFormat)
+}
+
+// reducersFile returns the reducer/upcaster/drift configuration's bytes and
+// where they came from (for error messages); nil data means none was given.
+// Time travel and drift checks both read it.
+func reducersFile(cfg *config) (data []byte, source string, err error) {
+	if cfg.Reducers != "" {
+		data, err := os.ReadFile(cfg.Reducers)
+		if err != nil {
+			return nil, cfg.Reducers, fmt.Errorf("unable to read --reducers file: %w", err)
+		}
+		return data, cfg.Reducers, nil
+	}
+	return cfg.reducersData, cfg.reducersSource, nil
 }

@@ -4,12 +4,101 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
+	"time"
+
+	"github.com/auditd/auditd/internal/demo"
+	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/schema"
 )
 
+// runSeed loads the demo world into --database-url (or the embedded
+// cluster), migrating first.
 func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("not yet")
+	var cfg config
+	if err := parse(newFlagSet("seed", &cfg, stderr), args); err != nil {
+		return err
+	}
+	if cfg.Events <= 0 {
+		return fmt.Errorf("invalid --events %d: must be positive", cfg.Events)
+	}
+	logger, err := newLogger(&cfg, stderr)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, &cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := schema.Migrate(ctx, db.Pool); err != nil {
+		return err
+	}
+	store := eventstore.New(db.Pool)
+	seeded, err := demo.Seeded(ctx, store)
+	if err != nil {
+		return err
+	}
+	if seeded {
+		// The demo world uses fixed stream ids: loading it twice would
+		// collide on (stream_id, version).
+		fmt.Fprintln(stdout, "the demo world is already loaded; nothing to do")
+		return nil
+	}
+	return seed(ctx, store, cfg.Events, cfg.Seed, stderr, stdout)
 }
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("not yet")
+// seed loads n demo events, drawing a progress bar on progressOut.
+func seed(ctx context.Context, store *eventstore.Store, n int, rngSeed uint64, progressOut, stdout io.Writer) error {
+	start := time.Now()
+	bar := newProgressBar(progressOut, "loading demo events")
+	loaded, err := demo.Seed(ctx, store, demo.Options{Seed: rngSeed, Events: n}, bar.update)
+	bar.done()
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	fmt.Fprintf(stdout, "loaded %d demo events in %s (%.0f events/s)\n", loaded, elapsed.Round(time.Millisecond), float64(loaded)/elapsed.Seconds())
+	return nil
+}
+
+// progressBar draws "label [#####.....]  42% 420000/1000000  ETA 12s" on one
+// line, rewritten in place.
+type progressBar struct {
+	w     io.Writer
+	label string
+	start time.Time
+	last  time.Time
+	drawn bool
+}
+
+func newProgressBar(w io.Writer, label string) *progressBar {
+	return &progressBar{w: w, label: label, start: time.Now()}
+}
+
+func (p *progressBar) update(done, total int) {
+	now := time.Now()
+	if done < total && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = now
+	const width = 30
+	frac := 0.0
+	if total > 0 {
+		frac = float64(done) / float64(total)
+	}
+	filled := int(frac * width)
+	eta := ""
+	if done > 0 && done < total {
+		rest := time.Duration(float64(now.Sub(p.start)) * (1/frac - 1))
+		eta = "  ETA " + rest.Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%% %d/%d%s   ", p.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), frac*100, done, total, eta)
+	p.drawn = true
+}
+
+func (p *progressBar) done() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
 }

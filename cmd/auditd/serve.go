@@ -58,6 +58,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 	stops = append(stops, folder.Stop)
 
+	// wiring: timetravel (issue 3 owner edits only this block)
+
+	// wiring: live (issue 4 owner edits only this block)
+
+	// wiring: projections (issue 5 owner edits only this block)
+
 	srv := web.New(web.Config{Listen: cfg.Listen}, deps)
 	addr, err := srv.Start(ctx)
 	if err != nil {

@@ -1,7 +1,10 @@
 package demo
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Money is an amount in cents. It marshals as a JSON number with exactly two
@@ -209,3 +212,34 @@ var catalog = []struct {
 	{"SKU-KEYBOARD-MECH", 12950}, {"SKU-NOTEBOOK-A5", 650}, {"SKU-TEA-SAMPLER", 1825},
 	{"SKU-SMARTWATCH", 24900}, {"SKU-BOARD-GAME", 3999}, {"SKU-SUNGLASSES", 8900},
 }
+
+// jsonDecimal decodes a JSON number with up to two decimals into cents
+// without going through float64.
+type jsonDecimal int64
+
+func (d *jsonDecimal) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" {
+		return nil
+	}
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	units, frac, _ := strings.Cut(s, ".")
+	frac = (frac + "00")[:2]
+	u, err := strconv.ParseInt(units, 10, 64)
+	if err != nil {
+		return fmt.Errorf("demo: amount %s is not a decimal: %w", b, err)
+	}
+	f, err := strconv.ParseInt(frac, 10, 64)
+	if err != nil {
+		return fmt.Errorf("demo: amount %s is not a decimal: %w", b, err)
+	}
+	v := u*100 + f
+	if neg {
+		v = -v
+	}
+	*d = jsonDecimal(v)
+	return nil
+}
+
+func unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

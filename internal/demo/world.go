@@ -218,7 +218,7 @@ func (w *world) emit(e evt) (string, error) {
 		SchemaVersion: max(e.schemaVersion, 1),
 		Payload:       payload,
 		Metadata:      md,
-		RecordedAt:    e.at,
+		RecordedAt:    e.at.Truncate(time.Microsecond), // what timestamptz keeps
 	})
 	w.emitted++
 	return id, nil
@@ -466,7 +466,7 @@ func (w *world) placeOrder(at time.Time) {
 	var total Money
 	for i := range lines {
 		c := catalog[w.rng.IntN(len(catalog))]
-		lines[i] = orderLine{SKU: c.sku, Qty: 1 + w.rng.IntN(2)/1*w.rng.IntN(2), Price: c.price}
+		lines[i] = orderLine{SKU: c.sku, Qty: 1 + w.rng.IntN(4)/3, Price: c.price}
 		total += c.price * Money(lines[i].Qty)
 	}
 	// Most customers look at their balance first; a few get declined.

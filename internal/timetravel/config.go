@@ -276,7 +276,7 @@ func decodeStrict(raw json.RawMessage, v any) string {
 			if te.Field == "" {
 				return "must be an object"
 			}
-			return fmt.Sprintf("%q must be %s, not %s", te.Field, withArticle(goTypeName(te.Type.Kind().String())), withArticle(jsonKindName(te.Value)))
+			return fmt.Sprintf("%q must be %s, got %s", te.Field, withArticle(goTypeName(te.Type.Kind().String())), jsonKindName(te.Value))
 		}
 		return "invalid: " + msg
 	}

@@ -35,8 +35,11 @@ func parseDecimal(s string) (decimal, error) {
 			neg = e[0] == '-'
 			e = e[1:]
 		}
-		if e == "" || !allDigits(e) || len(e) > 4 {
-			return decimal{}, fmt.Errorf("%q is not a number this tool handles", s)
+		if e == "" || !allDigits(e) {
+			return decimal{}, fmt.Errorf("%q is not a number", s)
+		}
+		if len(e) > 4 {
+			return decimal{}, fmt.Errorf("%q: exponent too large", s)
 		}
 		for _, c := range e {
 			exp = exp*10 + int(c-'0')

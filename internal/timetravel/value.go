@@ -132,7 +132,7 @@ func typeName(v any) string {
 
 func withArticle(s string) string {
 	switch s {
-	case "object", "array":
+	case "object", "array", "integer":
 		return "an " + s
 	case "null":
 		return s

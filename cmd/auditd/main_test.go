@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditd/auditd/internal/demo"
+	"github.com/auditd/auditd/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// startCommand runs `auditd args...` in the background and returns the URL it
+// prints once it serves. The command stops when the test ends.
+func startCommand(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("auditd %s: %v", args[0], err)
+		}
+	})
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if _, after, ok := strings.Cut(sc.Text(), "auditd is running: open "); ok {
+				urls <- strings.TrimSpace(after)
+			}
+		}
+		close(urls)
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case u, ok := <-urls:
+		if !ok {
+			t.Fatalf("auditd %s exited before serving: %v", args[0], <-done)
+		}
+		return u
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("auditd %s did not start serving", args[0])
+	}
+	return ""
+}
+
+func getJSON(t *testing.T, url string, into any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The demo on an existing database: migrates, loads the demo world, serves
+// the overview with its data and the dispute story's stream.
+func TestDemoServesDemoData(t *testing.T) {
+	db := pgtest.NewDB(t)
+	url := startCommand(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "20")
+	var overview struct {
+		Events  int64 `json:"events"`
+		Streams int64 `json:"streams"`
+		Newest  []struct {
+			StreamID string `json:"stream_id"`
+		} `json:"newest"`
+	}
+	getJSON(t, url, &overview)
+	if overview.Events < 3000 || overview.Streams == 0 || len(overview.Newest) == 0 {
+		t.Fatalf("overview after demo: %+v", overview)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "WalletOpened") {
+		t.Fatalf("overview page: %d, demo event types missing", resp.StatusCode)
+	}
+	var n int
+	if err := db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events WHERE stream_id = $1`, demo.DisputeWalletID).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("dispute wallet has %d events (%v)", n, err)
+	}
+}
+
+// Without --database-url auditd starts, and on the next run reuses, its own
+// cluster in --data-dir.
+func TestEmbeddedClusterIsStartedAndReused(t *testing.T) {
+	dir, err := os.MkdirTemp("", "auditd-cmd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	dataDir := filepath.Join(dir, "data")
+	var out strings.Builder
+	if err := run(t.Context(), []string{"seed", "--data-dir", dataDir, "--events", "500"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "loaded") {
+		t.Fatalf("seed output: %q", out.String())
+	}
+	out.Reset()
+	// Second run: same cluster, data still there.
+	if err := run(t.Context(), []string{"seed", "--data-dir", dataDir, "--events", "500"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "already loaded") {
+		t.Fatalf("second seed output: %q", out.String())
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"migrate", "--data-dir", dataDir}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "applied 0 migration") {
+		t.Fatalf("migrate after seed: %q", out.String())
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	var out strings.Builder
+	for range 2 {
+		out.Reset()
+		if err := run(t.Context(), []string{"migrate", "--database-url", db.ConnString}, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The template already had everything: both runs apply nothing.
+	if !strings.Contains(out.String(), "applied 0 migration") {
+		t.Fatalf("second migrate: %q", out.String())
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	if _, err := db.Pool.Exec(t.Context(), `INSERT INTO auditd.schema_migrations (set, version, name) VALUES ('auditd', 999, 'future')`); err != nil {
+		t.Fatal(err)
+	}
+	err := run(t.Context(), []string{"serve", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--no-live"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "newer than this auditd binary") {
+		t.Fatalf("serve on a newer schema: %v", err)
+	}
+}
+
+func TestFlagsAndEnvironment(t *testing.T) {
+	var cfg config
+	fs := newFlagSet("serve", &cfg, io.Discard)
+	t.Setenv("AUDITD_LISTEN", "127.0.0.1:9999")
+	t.Setenv("AUDITD_LOG_LEVEL", "debug")
+	if err := parse(fs, []string{"--log-level", "warn"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:9999" {
+		t.Errorf("env did not set listen: %q", cfg.Listen)
+	}
+	if cfg.LogLevel != "warn" {
+		t.Errorf("flag must win over env: %q", cfg.LogLevel)
+	}
+	var cfg2 config
+	t.Setenv("AUDITD_STALL_AFTER", "not-a-duration")
+	if err := parse(newFlagSet("serve", &cfg2, io.Discard), nil); err == nil || !strings.Contains(err.Error(), "AUDITD_STALL_AFTER") {
+		t.Errorf("bad env value: %v", err)
+	}
+	if err := run(t.Context(), []string{"nope"}, io.Discard, io.Discard); err == nil {
+		t.Error("unknown command accepted")
+	}
+	if err := run(t.Context(), []string{"serve", "-h"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v", err)
+	}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "auditd ") {
+		t.Errorf("version: %q %v", out.String(), err)
+	}
+}

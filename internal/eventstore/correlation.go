@@ -1,0 +1,152 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Bounds of causation walks: a chain written by a buggy producer may be
+// very long or even loop (an event naming a later event as its cause).
+const (
+	MaxCausationDepth = 50
+	MaxCausedEvents   = 200
+	MaxCorrelated     = 500
+)
+
+// CausedEvent is an event of a causation chain with its distance from the
+// event the walk started at (1 = direct cause or direct effect).
+type CausedEvent struct {
+	Event
+	Depth int `json:"depth"`
+}
+
+// uuidPattern guards the ::uuid casts: causation_id is free text written by
+// other applications, and a cast of a malformed value would fail the query.
+const uuidPattern = `'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'`
+
+// causeOf is the SQL expression of an events row's causation_id as a uuid,
+// NULL when absent or malformed. CASE evaluates the cast only when the
+// pattern matched.
+func causeOf(alias string) string {
+	m := alias + `.metadata->>'causation_id'`
+	return `CASE WHEN ` + m + ` ~ ` + uuidPattern + ` THEN (` + m + `)::uuid END`
+}
+
+// Causes walks ev's causation chain upwards: its cause, the cause's cause,
+// up to the root or maxDepth (at most MaxCausationDepth) steps. The result
+// is ordered from the direct cause (depth 1) to the root. A cause that is
+// not in the store ends the walk. Each step is one probe of the event_id
+// unique index.
+func (s *Store) Causes(ctx context.Context, ev *Event, maxDepth int) ([]CausedEvent, error) {
+	if maxDepth <= 0 || maxDepth > MaxCausationDepth {
+		maxDepth = MaxCausationDepth
+	}
+	cause := ev.CausationID()
+	if !IsEventID(cause) {
+		return []CausedEvent{}, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		WITH RECURSIVE up AS (
+			SELECT e.position, 1 AS depth, `+causeOf("e")+` AS next
+			FROM events e WHERE e.event_id = $1::uuid
+			UNION ALL
+			SELECT p.position, up.depth + 1, `+causeOf("p")+`
+			FROM up JOIN events p ON p.event_id = up.next
+			WHERE up.depth < $2
+		)
+		SELECT `+prefixed("e")+`, up.depth
+		FROM up JOIN events e ON e.position = up.position
+		ORDER BY up.depth`, cause, maxDepth)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to read causes of event %d: %w", ev.Position, err)
+	}
+	return collectCaused(rows, ev.Position)
+}
+
+// Effects walks ev's causation chain downwards, breadth first: the events
+// whose causation_id is ev's event_id, their effects, and so on, up to
+// maxDepth levels and MaxCausedEvents events. Each level is one probe per
+// parent of the causation_id expression index.
+func (s *Store) Effects(ctx context.Context, ev *Event, maxDepth int) ([]CausedEvent, error) {
+	if maxDepth <= 0 || maxDepth > MaxCausationDepth {
+		maxDepth = MaxCausationDepth
+	}
+	rows, err := s.pool.Query(ctx, `
+		WITH RECURSIVE down AS (
+			SELECT c.position, c.event_id, 1 AS depth
+			FROM events c
+			WHERE c.metadata ? 'causation_id' AND c.metadata->>'causation_id' = $1
+			UNION ALL
+			SELECT c.position, c.event_id, down.depth + 1
+			FROM down JOIN events c
+			  ON c.metadata ? 'causation_id' AND c.metadata->>'causation_id' = down.event_id::text
+			WHERE down.depth < $2
+		)
+		SELECT `+prefixed("e")+`, d.depth
+		FROM (SELECT position, min(depth) AS depth FROM (SELECT * FROM down LIMIT $3) l GROUP BY position) d
+		JOIN events e ON e.position = d.position
+		ORDER BY d.depth, e.position`, ev.EventID, maxDepth, MaxCausedEvents)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to read effects of event %d: %w", ev.Position, err)
+	}
+	return collectCaused(rows, ev.Position)
+}
+
+// Correlated reads the events sharing a correlation id, across streams, in
+// log order, at most limit (MaxCorrelated when 0 or larger). It reads the
+// (correlation_id, position) expression index. A limit+1 read tells the
+// caller whether the list was cut.
+func (s *Store) Correlated(ctx context.Context, correlationID string, limit int) ([]Event, error) {
+	if limit <= 0 || limit > MaxCorrelated+1 {
+		limit = MaxCorrelated + 1
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE metadata ? 'correlation_id' AND metadata->>'correlation_id' = $1
+		ORDER BY position LIMIT $2`, correlationID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to read correlation %q: %w", correlationID, err)
+	}
+	events, err := collectEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to read correlation %q: %w", correlationID, err)
+	}
+	if events == nil {
+		events = []Event{}
+	}
+	return events, nil
+}
+
+// prefixed is eventColumns qualified by a table alias.
+func prefixed(alias string) string {
+	return alias + `.position, ` + alias + `.event_id::text, ` + alias + `.stream_id, ` + alias + `.stream_type, ` +
+		alias + `.version, ` + alias + `.event_type, ` + alias + `.schema_version, ` + alias + `.payload, ` +
+		alias + `.metadata, ` + alias + `.recorded_at`
+}
+
+// collectCaused scans events followed by a depth, skipping the start event
+// itself (a causation loop leads back to it).
+func collectCaused(rows pgx.Rows, self int64) ([]CausedEvent, error) {
+	defer rows.Close()
+	out := []CausedEvent{}
+	seen := map[int64]bool{self: true}
+	for rows.Next() {
+		var c CausedEvent
+		var payload, metadata []byte
+		if err := rows.Scan(&c.Position, &c.EventID, &c.StreamID, &c.StreamType, &c.Version, &c.EventType,
+			&c.SchemaVersion, &payload, &metadata, &c.RecordedAt, &c.Depth); err != nil {
+			return nil, fmt.Errorf("eventstore: unable to read causation chain: %w", err)
+		}
+		if seen[c.Position] {
+			continue
+		}
+		seen[c.Position] = true
+		c.Payload, c.Metadata = payload, metadata
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("eventstore: unable to read causation chain: %w", err)
+	}
+	return out, nil
+}

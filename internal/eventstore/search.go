@@ -1,0 +1,323 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// StreamSearch selects a page of streams, ordered by id in byte order.
+// Stream-level filters (Prefix, StreamType) select streams directly; event
+// level filters (EventType, Actor, CorrelationID, From/To) keep the streams
+// that have at least one event matching all of them.
+type StreamSearch struct {
+	Prefix        string
+	StreamType    string
+	EventType     string
+	Actor         string
+	CorrelationID string
+	From, To      time.Time // recorded_at range of a matching event, inclusive; zero = open
+	// Keyset cursors on the stream id: After pages forward, Before pages
+	// backward (the page just before that id). At most one may be set.
+	After  string
+	Before string
+	Limit  int
+}
+
+// HasEventFilters reports whether the search needs to look at events, not
+// only at stream heads.
+func (q StreamSearch) HasEventFilters() bool {
+	return q.EventType != "" || q.Actor != "" || q.CorrelationID != "" || !q.From.IsZero() || !q.To.IsZero()
+}
+
+// StreamPage is one page of a stream search.
+type StreamPage struct {
+	Streams []StreamInfo `json:"streams"`
+	// Next is the cursor (After) of the following page, "" at the end.
+	Next string `json:"next"`
+	// Prev is the cursor (Before) of the preceding page, "" at the start.
+	Prev string `json:"prev"`
+	// Partial is set when the page stopped at the scan budget before
+	// filling up: more matches may follow from Next.
+	Partial bool `json:"partial"`
+}
+
+// Bounds of the event-filtered stream search. selectiveEvents is how many
+// matching events a search reads directly from the filter's index before it
+// decides the filter is too broad for that; headBudget is how many stream
+// heads one page may probe when it walks the streams instead.
+const (
+	selectiveEvents = 10_000
+	headBudget      = 5_000
+)
+
+// SearchStreams finds streams. Without event filters it walks the partial
+// index of stream heads (version = 1). With event filters it picks one of two
+// bounded plans: when at most selectiveEvents events match (a correlation id,
+// a customer's actor, a narrow time range) it reads their distinct stream
+// ids from the filter's own index; otherwise matches are common, and it
+// walks stream heads in id order, probing each stream's own events with an
+// EXISTS on (stream_id, …) indexes, up to headBudget heads per page. Every
+// request therefore does bounded work on a store of any size.
+func (s *Store) SearchStreams(ctx context.Context, q StreamSearch) (StreamPage, error) {
+	if q.After != "" && q.Before != "" {
+		return StreamPage{}, fmt.Errorf("%w: after and before are exclusive", ErrInvalidCursor)
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+		return StreamPage{}, fmt.Errorf("eventstore: time range ends before it starts")
+	}
+	limit := pageSize(q.Limit)
+	if q.HasEventFilters() {
+		n, err := s.countMatchingEvents(ctx, q, selectiveEvents+1)
+		if err != nil {
+			return StreamPage{}, err
+		}
+		if n <= selectiveEvents {
+			return s.searchByEvents(ctx, q, limit)
+		}
+	}
+	return s.searchByHeads(ctx, q, limit)
+}
+
+// eventFilters builds the WHERE conditions on events for q's event-level
+// filters (and the stream-level ones, which events carry too). alias is the
+// events table alias; args is extended in place.
+func eventFilters(q StreamSearch, alias string, args *[]any) []string {
+	var where []string
+	add := func(cond string, v any) {
+		*args = append(*args, v)
+		where = append(where, strings.ReplaceAll(fmt.Sprintf(cond, len(*args)), "e.", alias+"."))
+	}
+	if q.EventType != "" {
+		add("e.event_type = $%d", q.EventType)
+	}
+	if q.Actor != "" {
+		add("e.metadata ? 'actor' AND e.metadata->>'actor' = $%d", q.Actor)
+	}
+	if q.CorrelationID != "" {
+		add("e.metadata ? 'correlation_id' AND e.metadata->>'correlation_id' = $%d", q.CorrelationID)
+	}
+	if !q.From.IsZero() {
+		add("e.recorded_at >= $%d", q.From)
+	}
+	if !q.To.IsZero() {
+		add("e.recorded_at <= $%d", q.To)
+	}
+	return where
+}
+
+// countMatchingEvents counts the events matching q's filters, stopping at
+// upTo: it only tells "few" from "many", reading at most upTo index entries.
+func (s *Store) countMatchingEvents(ctx context.Context, q StreamSearch, upTo int) (int, error) {
+	var args []any
+	where := eventFilters(q, "e", &args)
+	if q.StreamType != "" {
+		args = append(args, q.StreamType)
+		where = append(where, fmt.Sprintf("e.stream_type = $%d", len(args)))
+	}
+	args = append(args, upTo)
+	sql := `SELECT count(*) FROM (SELECT 1 FROM events e WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(` LIMIT $%d) m`, len(args))
+	var n int
+	if err := s.pool.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("eventstore: unable to search streams: %w", err)
+	}
+	return n, nil
+}
+
+// searchByEvents reads the distinct stream ids of the (few) matching events,
+// then each stream's summary.
+func (s *Store) searchByEvents(ctx context.Context, q StreamSearch, limit int) (StreamPage, error) {
+	var args []any
+	where := eventFilters(q, "e", &args)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if q.Prefix != "" {
+		add(`e.stream_id COLLATE "C" LIKE $%d`, likePrefix(q.Prefix))
+	}
+	if q.StreamType != "" {
+		add("e.stream_type = $%d", q.StreamType)
+	}
+	order := "ASC"
+	switch {
+	case q.After != "":
+		add(`e.stream_id COLLATE "C" > $%d`, q.After)
+	case q.Before != "":
+		add(`e.stream_id COLLATE "C" < $%d`, q.Before)
+		order = "DESC"
+	}
+	args = append(args, limit+1)
+	sql := `WITH m AS (
+		SELECT DISTINCT e.stream_id COLLATE "C" AS stream_id FROM events e
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY 1 ` + order + fmt.Sprintf(` LIMIT $%d
+	)`, len(args)) + streamInfoSQL + ` JOIN m ON m.stream_id = h.stream_id WHERE h.version = 1
+		ORDER BY h.stream_id COLLATE "C" ` + order
+	streams, err := s.queryStreamInfos(ctx, sql, args)
+	if err != nil {
+		return StreamPage{}, err
+	}
+	return pageOf(q, streams, limit), nil
+}
+
+// searchByHeads walks stream heads in id order and keeps those with a
+// matching event (or all of them without event filters). It probes at most
+// headBudget heads; a page that runs out of budget is Partial and its Next
+// cursor resumes after the last head probed.
+func (s *Store) searchByHeads(ctx context.Context, q StreamSearch, limit int) (StreamPage, error) {
+	var args []any
+	where := []string{"c.version = 1"}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if q.Prefix != "" {
+		add(`c.stream_id COLLATE "C" LIKE $%d`, likePrefix(q.Prefix))
+	}
+	if q.StreamType != "" {
+		add("c.stream_type = $%d", q.StreamType)
+	}
+	order := "ASC"
+	switch {
+	case q.After != "":
+		add(`c.stream_id COLLATE "C" > $%d`, q.After)
+	case q.Before != "":
+		add(`c.stream_id COLLATE "C" < $%d`, q.Before)
+		order = "DESC"
+	}
+	budget := limit + 1
+	filtered := q.HasEventFilters()
+	if filtered {
+		budget = headBudget
+	}
+	args = append(args, budget)
+	candidates := `SELECT c.stream_id COLLATE "C" AS stream_id FROM events c WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY c.stream_id COLLATE "C" ` + order + fmt.Sprintf(` LIMIT $%d`, len(args))
+	candArgs := slices.Clone(args)
+
+	match := ""
+	if filtered {
+		conds := eventFilters(q, "x", &args)
+		match = ` AND EXISTS (SELECT 1 FROM events x WHERE x.stream_id = h.stream_id AND ` + strings.Join(conds, " AND ") + `)`
+	}
+	args = append(args, limit+1)
+	sql := `WITH cand AS (` + candidates + `)` + streamInfoSQL +
+		` JOIN cand ON cand.stream_id = h.stream_id WHERE h.version = 1` + match +
+		` ORDER BY h.stream_id COLLATE "C" ` + order + fmt.Sprintf(` LIMIT $%d`, len(args))
+	streams, err := s.queryStreamInfos(ctx, sql, args)
+	if err != nil {
+		return StreamPage{}, err
+	}
+	page := pageOf(q, streams, limit)
+	if filtered && len(streams) <= limit {
+		// Fewer matches than asked: either the walk reached the end, or it
+		// used up its budget. Ask where the budget ended (an index-only
+		// walk of the same heads).
+		edge := "max"
+		if order == "DESC" {
+			edge = "min"
+		}
+		var last string
+		var n int
+		if err := s.pool.QueryRow(ctx, `WITH cand AS (`+candidates+`) SELECT coalesce(`+edge+`(stream_id), ''), count(*) FROM cand`,
+			candArgs...).Scan(&last, &n); err != nil {
+			return StreamPage{}, fmt.Errorf("eventstore: unable to search streams: %w", err)
+		}
+		if n >= budget {
+			page.Partial = true
+			if order == "ASC" {
+				page.Next = last
+			} else {
+				page.Prev = last
+			}
+		}
+	}
+	return page, nil
+}
+
+// pageOf trims a limit+1 result to the page and sets its cursors. Backward
+// results arrive in descending order and are put back in id order.
+func pageOf(q StreamSearch, streams []StreamInfo, limit int) StreamPage {
+	more := len(streams) > limit
+	if more {
+		streams = streams[:limit]
+	}
+	if q.Before != "" {
+		slices.Reverse(streams)
+	}
+	p := StreamPage{Streams: streams}
+	if p.Streams == nil {
+		p.Streams = []StreamInfo{}
+	}
+	if len(streams) == 0 {
+		return p
+	}
+	first, last := streams[0].StreamID, streams[len(streams)-1].StreamID
+	switch {
+	case q.Before != "":
+		p.Next = last // we came from there
+		if more {
+			p.Prev = first
+		}
+	default:
+		if more {
+			p.Next = last
+		}
+		if q.After != "" {
+			p.Prev = first
+		}
+	}
+	return p
+}
+
+func (s *Store) queryStreamInfos(ctx context.Context, sql string, args []any) ([]StreamInfo, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to search streams: %w", err)
+	}
+	defer rows.Close()
+	var out []StreamInfo
+	for rows.Next() {
+		var si StreamInfo
+		if err := scanStreamInfo(rows, &si); err != nil {
+			return nil, fmt.Errorf("eventstore: unable to search streams: %w", err)
+		}
+		out = append(out, si)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("eventstore: unable to search streams: %w", err)
+	}
+	return out, nil
+}
+
+// StreamWindow reads one page of a stream's events in version order, after
+// version after, keeping only those recorded in [from, to] (zero = open). The
+// scan follows the (stream_id, version) index, so walking a whole window
+// page by page reads the stream once, whatever its size: exports use it.
+func (s *Store) StreamWindow(ctx context.Context, streamID string, after int, from, to time.Time, limit int) ([]Event, error) {
+	args := []any{streamID, after}
+	where := []string{"stream_id = $1", "version > $2"}
+	if !from.IsZero() {
+		args = append(args, from)
+		where = append(where, fmt.Sprintf("recorded_at >= $%d", len(args)))
+	}
+	if !to.IsZero() {
+		args = append(args, to)
+		where = append(where, fmt.Sprintf("recorded_at <= $%d", len(args)))
+	}
+	args = append(args, pageSize(limit))
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+
+		fmt.Sprintf(` ORDER BY version LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to read stream %q: %w", streamID, err)
+	}
+	events, err := collectEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to read stream %q: %w", streamID, err)
+	}
+	return events, nil
+}

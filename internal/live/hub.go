@@ -1,0 +1,358 @@
+// Package live streams newly committed events to browsers. A Consumer
+// decodes the event store's logical replication stream (pgoutput) and hands
+// each committed transaction to a Hub, which keeps a bounded resume window in
+// commit order and fans messages out to subscribers (the SSE handlers).
+package live
+
+import (
+	"errors"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/auditd/auditd/internal/eventstore"
+)
+
+// Kind is the type of a message sent to subscribers; it is the SSE event name.
+type Kind uint8
+
+const (
+	KindEvent  Kind = iota // one committed event
+	KindAlert              // a tamper alert
+	KindLag                // a projection checkpoint changed
+	KindResync             // continuity could not be kept: reload
+)
+
+// String is the SSE event name.
+func (k Kind) String() string {
+	switch k {
+	case KindEvent:
+		return "event"
+	case KindAlert:
+		return "alert"
+	case KindLag:
+		return "lag"
+	default:
+		return "resync"
+	}
+}
+
+// Message is one thing sent to subscribers. Messages are shared by every
+// subscriber and never modified after publication; encodings are memoised so
+// that 100 subscribers cost one rendering.
+type Message struct {
+	Kind       Kind
+	Cursor     Cursor            // KindEvent only
+	Event      *eventstore.Event // KindEvent
+	Alert      *Alert            // KindAlert
+	Checkpoint *Checkpoint       // KindLag
+	At         time.Time         // when the hub received it
+
+	frames [2]frame
+}
+
+type frame struct {
+	once sync.Once
+	b    []byte
+}
+
+// Frame returns the encoding number i (0 or 1, chosen by the caller, e.g.
+// HTML and JSON) of m, building it once with build.
+func (m *Message) Frame(i int, build func(*Message) []byte) []byte {
+	f := &m.frames[i]
+	f.once.Do(func() { f.b = build(m) })
+	return f.b
+}
+
+// Checkpoint is a projection_checkpoints row as it was committed.
+type Checkpoint struct {
+	Projection string    `json:"projection"`
+	Position   int64     `json:"position"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	ErrorCount int       `json:"error_count"`
+	LastError  *string   `json:"last_error"`
+}
+
+// Filter selects the events a subscriber receives. Empty fields match all.
+// Alerts and lag messages are not filtered.
+type Filter struct {
+	StreamID   string
+	StreamType string
+	EventType  string
+}
+
+func (f Filter) match(e *eventstore.Event) bool {
+	return (f.StreamID == "" || f.StreamID == e.StreamID) &&
+		(f.StreamType == "" || f.StreamType == e.StreamType) &&
+		(f.EventType == "" || f.EventType == e.EventType)
+}
+
+// ErrResync is returned by Subscribe when the events after the cursor are no
+// longer (or not yet known to be) in the resume window.
+var ErrResync = errors.New("live: cursor is outside the resume window")
+
+// HubConfig bounds the hub's memory.
+type HubConfig struct {
+	// Window is how many events are kept for resuming clients (default 10000).
+	Window int
+	// MaxAge drops events older than this from the window (default 10 min):
+	// the window is also what the replication slot retains, so on a quiet
+	// events table it must not pin WAL for ever.
+	MaxAge time.Duration
+	// Buffer is each subscriber's queue length (default 1024). A subscriber
+	// whose queue is full is cut off with a resync.
+	Buffer int
+}
+
+// HubStats is the hub's state for metrics.
+type HubStats struct {
+	Subscribers int    `json:"subscribers"`
+	Window      int    `json:"window"`
+	CutOff      int64  `json:"cut_off"`
+	Floor       string `json:"floor"`
+	Last        string `json:"last"`
+}
+
+// Hub keeps the resume window and the subscribers. Safe for concurrent use.
+type Hub struct {
+	cfg HubConfig
+
+	mu     sync.Mutex
+	ring   []*Message // circular; ring[head] is the oldest of n
+	head   int
+	n      int
+	floor  Cursor // every event after floor is in the ring or still to come
+	last   Cursor // newest published event; older re-deliveries are dropped
+	subs   map[*Subscription]struct{}
+	cutOff int64
+	closed bool
+}
+
+// NewHub returns an empty hub.
+func NewHub(cfg HubConfig) *Hub {
+	if cfg.Window <= 0 {
+		cfg.Window = 10000
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 10 * time.Minute
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 1024
+	}
+	return &Hub{cfg: cfg, ring: make([]*Message, cfg.Window), subs: map[*Subscription]struct{}{}}
+}
+
+// SetStart tells the hub that every transaction committing at or after lsn
+// will be published (the slot's confirmed flush position when the consumer
+// starts). Cursors before it cannot be resumed.
+func (h *Hub) SetStart(lsn uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if lsn == 0 {
+		return
+	}
+	start := Cursor{LSN: lsn - 1, Index: math.MaxUint32}
+	if h.floor.Less(start) {
+		h.floor = start
+	}
+}
+
+// PublishTx publishes the events of one committed transaction, in order.
+// Events the hub already published (a resumed replication stream re-sends
+// unconfirmed transactions) are dropped. It returns how many were new.
+func (h *Hub) PublishTx(commitLSN uint64, events []eventstore.Event) int {
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expireLocked(now)
+	added := 0
+	for i := range events {
+		c := Cursor{LSN: commitLSN, Index: uint32(i)}
+		if !h.last.Less(c) || !h.floor.Less(c) {
+			continue
+		}
+		ev := events[i]
+		m := &Message{Kind: KindEvent, Cursor: c, Event: &ev, At: now}
+		h.last = c
+		if h.n == len(h.ring) {
+			h.evictLocked()
+		}
+		h.ring[(h.head+h.n)%len(h.ring)] = m
+		h.n++
+		added++
+		for s := range h.subs {
+			if s.filter.match(m.Event) && s.after.Less(c) {
+				h.sendLocked(s, m)
+			}
+		}
+	}
+	return added
+}
+
+// Broadcast sends an alert or lag message to every subscriber, whatever its
+// filter. These are not kept for resuming clients: a reloaded page reads
+// alerts and checkpoints from the database.
+func (h *Hub) Broadcast(m *Message) {
+	if m.At.IsZero() {
+		m.At = time.Now()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		h.sendLocked(s, m)
+	}
+}
+
+// sendLocked queues m for s, or cuts s off when its queue is full: one slow
+// client must neither hold up the others nor make the hub buffer for it.
+func (h *Hub) sendLocked(s *Subscription, m *Message) {
+	select {
+	case s.ch <- m:
+	default:
+		h.cutOff++
+		h.removeLocked(s, ReasonSlow)
+	}
+}
+
+func (h *Hub) removeLocked(s *Subscription, r Reason) {
+	if _, ok := h.subs[s]; !ok {
+		return
+	}
+	delete(h.subs, s)
+	s.reason = r
+	close(s.done)
+}
+
+func (h *Hub) evictLocked() {
+	m := h.ring[h.head]
+	h.ring[h.head] = nil
+	h.head = (h.head + 1) % len(h.ring)
+	h.n--
+	if h.floor.Less(m.Cursor) {
+		h.floor = m.Cursor
+	}
+}
+
+func (h *Hub) expireLocked(now time.Time) {
+	for h.n > 0 && now.Sub(h.ring[h.head].At) > h.cfg.MaxAge {
+		h.evictLocked()
+	}
+}
+
+// Expire drops events older than MaxAge from the window. The consumer calls
+// it on its status timer so that a quiet table releases WAL.
+func (h *Hub) Expire() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expireLocked(time.Now())
+}
+
+// RetainFrom returns the commit LSN of the oldest event in the window, or 0
+// when it is empty. The consumer never confirms past it, so that after a
+// restart the slot re-sends the window and resuming clients miss nothing.
+func (h *Hub) RetainFrom() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n == 0 {
+		return 0
+	}
+	return h.ring[h.head].Cursor.LSN
+}
+
+// Reason says why a subscription ended.
+type Reason uint8
+
+const (
+	ReasonNone   Reason = iota
+	ReasonSlow          // the subscriber fell behind: it must resync
+	ReasonClosed        // the hub is shutting down or the subscriber left
+)
+
+// Subscription is one client's feed. Read Backlog first, then C until Done
+// is closed.
+type Subscription struct {
+	// Backlog holds the window's events after the requested cursor.
+	Backlog []*Message
+	// C delivers messages published after Subscribe returned.
+	C <-chan *Message
+
+	hub    *Hub
+	ch     chan *Message
+	done   chan struct{}
+	filter Filter
+	after  Cursor
+	reason Reason
+}
+
+// Done is closed when the subscription ends; Reason then says why.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Reason is why the subscription ended (valid once Done is closed).
+func (s *Subscription) Reason() Reason {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.reason
+}
+
+// Close unsubscribes.
+func (s *Subscription) Close() {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	s.hub.removeLocked(s, ReasonClosed)
+}
+
+// Subscribe registers a subscriber. With after nil it receives what is
+// published from now on. With a cursor it first receives, in Backlog, every
+// matching event committed after it, then the live feed, with no gap and no
+// duplicate; ErrResync when the window no longer reaches back to the cursor.
+func (h *Hub) Subscribe(f Filter, after *Cursor) (*Subscription, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	s := &Subscription{hub: h, ch: make(chan *Message, h.cfg.Buffer), done: make(chan struct{}), filter: f}
+	s.C = s.ch
+	if after == nil {
+		s.after = h.last
+	} else {
+		if after.Less(h.floor) {
+			return nil, ErrResync
+		}
+		s.after = *after
+		for i := range h.n {
+			m := h.ring[(h.head+i)%len(h.ring)]
+			if s.after.Less(m.Cursor) && f.match(m.Event) {
+				s.Backlog = append(s.Backlog, m)
+			}
+		}
+		// A cursor ahead of the hub (a client resuming before a restarted
+		// consumer caught up) keeps filtering what is re-published.
+		if s.after.Less(h.last) {
+			s.after = h.last
+		}
+	}
+	h.subs[s] = struct{}{}
+	return s, nil
+}
+
+// ErrClosed is returned by Subscribe after Close.
+var ErrClosed = errors.New("live: hub is closed")
+
+// Close ends every subscription (their handlers return, so the HTTP server
+// can shut down) and refuses new ones.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for s := range h.subs {
+		h.removeLocked(s, ReasonClosed)
+	}
+}
+
+// Stats reports the hub's state.
+func (h *Hub) Stats() HubStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return HubStats{Subscribers: len(h.subs), Window: h.n, CutOff: h.cutOff, Floor: h.floor.String(), Last: h.last.String()}
+}

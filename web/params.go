@@ -1,0 +1,159 @@
+package web
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Query parameter parsing shared by the pages. Every parser answers a 400
+// naming the parameter (badRequest) for malformed input: handlers return its
+// error as is.
+
+// localTimeLayouts are what an <input type="datetime-local"> submits.
+var localTimeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02T15:04:05.999999999"}
+
+// timeFormatsHelp names the accepted forms in 400 messages.
+const timeFormatsHelp = `use RFC 3339 (2025-05-16T02:00:03Z, 2025-05-16T04:00:03+02:00) or the date-time form 2025-05-16T02:00 (UTC unless tz=+02:00 is given)`
+
+// parseTime parses a time as RFC 3339, or as a datetime-local value
+// (YYYY-MM-DDTHH:MM[:SS]) in the zone tz, a UTC offset such as "+02:00",
+// "-0530" or "Z" ("" means UTC). The browser's script fills tz from the
+// viewer's zone; without script, date-time values are read as UTC.
+func parseTime(value, tz string) (time.Time, error) {
+	value = strings.TrimSpace(value)
+	if t, err := time.Parse(time.RFC3339Nano, value); err == nil {
+		return t.UTC(), nil
+	}
+	// A space instead of the T, as people type it.
+	if len(value) > 10 && value[10] == ' ' {
+		value = value[:10] + "T" + value[11:]
+		if t, err := time.Parse(time.RFC3339Nano, value); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	loc, err := parseOffset(tz)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, layout := range localTimeLayouts {
+		if t, err := time.ParseInLocation(layout, value, loc); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time", value)
+}
+
+// parseOffset turns "+02:00", "+0200", "-05:30", "Z" or "" into a fixed zone.
+func parseOffset(tz string) (*time.Location, error) {
+	tz = strings.TrimSpace(tz)
+	if tz == "" || tz == "Z" || tz == "UTC" {
+		return time.UTC, nil
+	}
+	for _, layout := range []string{"-07:00", "-0700", "-07"} {
+		if t, err := time.Parse(layout, tz); err == nil {
+			_, off := t.Zone()
+			return time.FixedZone(tz, off), nil
+		}
+	}
+	return nil, fmt.Errorf("tz %q is not a UTC offset like +02:00", tz)
+}
+
+// queryTime reads an optional time parameter (zero when absent), honouring
+// the request's tz parameter for date-time values.
+func queryTime(c echo.Context, name string) (time.Time, error) {
+	v := strings.TrimSpace(c.QueryParam(name))
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := parseTime(v, c.QueryParam("tz"))
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "tz ") {
+			return time.Time{}, badRequest("tz", "%q is not a UTC offset like +02:00 or -05:30", c.QueryParam("tz"))
+		}
+		return time.Time{}, badRequest(name, "%q is not a time: %s", v, timeFormatsHelp)
+	}
+	return t, nil
+}
+
+// queryTimeRange reads from/to-style parameters and rejects a range that
+// ends before it starts.
+func queryTimeRange(c echo.Context, fromName, toName string) (from, to time.Time, err error) {
+	if from, err = queryTime(c, fromName); err != nil {
+		return
+	}
+	if to, err = queryTime(c, toName); err != nil {
+		return
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		err = badRequest(toName, "%s is before %s (%s)", to.Format(time.RFC3339), fromName, from.Format(time.RFC3339))
+	}
+	return
+}
+
+// queryInt reads an optional non-negative integer parameter (0 when absent):
+// versions, limits and version cursors.
+func queryInt(c echo.Context, name string) (int, error) {
+	v := strings.TrimSpace(c.QueryParam(name))
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, badRequest(name, "%q is not a non-negative whole number", v)
+	}
+	return n, nil
+}
+
+// queryPosition reads an optional global-position cursor (0 when absent).
+func queryPosition(c echo.Context, name string) (int64, error) {
+	v := strings.TrimSpace(c.QueryParam(name))
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, badRequest(name, "%q is not an event position (a positive whole number)", v)
+	}
+	return n, nil
+}
+
+// queryLimit reads the page size: 1..max, def when absent.
+func queryLimit(c echo.Context, def, maxN int) (int, error) {
+	n, err := queryInt(c, "limit")
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return def, nil
+	}
+	if n > maxN {
+		return 0, badRequest("limit", "%d is more than %d", n, maxN)
+	}
+	return n, nil
+}
+
+// queryText reads a free-text filter, trimmed, bounded in length so that a
+// pasted megabyte never reaches the database.
+func queryText(c echo.Context, name string) (string, error) {
+	v := strings.TrimSpace(c.QueryParam(name))
+	if len(v) > 512 {
+		return "", badRequest(name, "longer than 512 bytes")
+	}
+	if strings.ContainsRune(v, 0) || !utf8.ValidString(v) {
+		return "", badRequest(name, "not valid UTF-8 text")
+	}
+	return v, nil
+}
+
+// exclusive rejects two cursors given together.
+func exclusive(c echo.Context, a, b string) error {
+	if c.QueryParam(a) != "" && c.QueryParam(b) != "" {
+		return badRequest(b, "%s and %s cannot be combined", a, b)
+	}
+	return nil
+}

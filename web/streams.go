@@ -1,0 +1,163 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/views"
+)
+
+// streamFilters are the /streams search parameters, as given.
+type streamFilters struct {
+	Prefix        string    `json:"q,omitempty"`
+	StreamType    string    `json:"type,omitempty"`
+	EventType     string    `json:"event_type,omitempty"`
+	Actor         string    `json:"actor,omitempty"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	From          time.Time `json:"from,omitzero"`
+	To            time.Time `json:"to,omitzero"`
+}
+
+// query renders the filters back as URL parameters (cursors are added by
+// the caller).
+func (f streamFilters) query() url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("q", f.Prefix)
+	set("type", f.StreamType)
+	set("event_type", f.EventType)
+	set("actor", f.Actor)
+	set("correlation_id", f.CorrelationID)
+	if !f.From.IsZero() {
+		v.Set("from", f.From.Format(time.RFC3339Nano))
+	}
+	if !f.To.IsZero() {
+		v.Set("to", f.To.Format(time.RFC3339Nano))
+	}
+	return v
+}
+
+// streamsJSON is the /streams JSON shape.
+type streamsJSON struct {
+	Filters streamFilters           `json:"filters"`
+	Streams []eventstore.StreamInfo `json:"streams"`
+	Next    *string                 `json:"next"`
+	Prev    *string                 `json:"prev"`
+	Partial bool                    `json:"partial"`
+}
+
+func parseStreamFilters(c echo.Context) (streamFilters, error) {
+	var f streamFilters
+	var err error
+	for _, p := range []struct {
+		name string
+		dst  *string
+	}{{"q", &f.Prefix}, {"type", &f.StreamType}, {"event_type", &f.EventType}, {"actor", &f.Actor}, {"correlation_id", &f.CorrelationID}} {
+		if *p.dst, err = queryText(c, p.name); err != nil {
+			return f, err
+		}
+	}
+	f.From, f.To, err = queryTimeRange(c, "from", "to")
+	return f, err
+}
+
+// listStreams searches streams: by id prefix and type through the stream
+// heads, by event type, actor, correlation id and time range through the
+// events (eventstore.SearchStreams keeps both bounded). The quick search in
+// the header posts q here: an exact stream id goes straight to its timeline.
+func (s *Server) listStreams(c echo.Context) error {
+	ctx := c.Request().Context()
+	f, err := parseStreamFilters(c)
+	if err != nil {
+		return err
+	}
+	if err := exclusive(c, "after", "before"); err != nil {
+		return err
+	}
+	after, err := queryText(c, "after")
+	if err != nil {
+		return err
+	}
+	before, err := queryText(c, "before")
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(c, 50, eventstore.MaxPageSize)
+	if err != nil {
+		return err
+	}
+
+	onlyPrefix := f == streamFilters{Prefix: f.Prefix}
+	if f.Prefix != "" && onlyPrefix && after == "" && before == "" && !wantsJSON(c) {
+		if _, err := s.deps.Store.Stream(ctx, f.Prefix); err == nil {
+			return c.Redirect(http.StatusSeeOther, "/streams/"+url.PathEscape(f.Prefix))
+		} else if !errors.Is(err, eventstore.ErrStreamNotFound) {
+			return err
+		}
+	}
+
+	page, err := s.deps.Store.SearchStreams(ctx, eventstore.StreamSearch{
+		Prefix: f.Prefix, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor,
+		CorrelationID: f.CorrelationID, From: f.From, To: f.To,
+		After: after, Before: before, Limit: limit,
+	})
+	if err != nil {
+		return err
+	}
+
+	data := streamsJSON{Filters: f, Streams: page.Streams, Partial: page.Partial}
+	vm := views.StreamsVM{
+		Q: f.Prefix, Type: f.StreamType, EventType: f.EventType, Actor: f.Actor, CorrelationID: f.CorrelationID,
+		From: formValue(f.From), To: formValue(f.To), Partial: page.Partial,
+		Filtered: f != streamFilters{},
+	}
+	link := func(key, cursor string) string {
+		q := f.query()
+		q.Set(key, cursor)
+		if limit != 50 {
+			q.Set("limit", views.Itoa(limit))
+		}
+		return "/streams?" + q.Encode()
+	}
+	if page.Next != "" {
+		data.Next = &page.Next
+		vm.NextURL = link("after", page.Next)
+	}
+	if page.Prev != "" {
+		data.Prev = &page.Prev
+		vm.PrevURL = link("before", page.Prev)
+	}
+	if after != "" || before != "" {
+		vm.FirstURL = "/streams"
+		if q := f.query().Encode(); q != "" {
+			vm.FirstURL += "?" + q
+		}
+	}
+	for _, si := range page.Streams {
+		vm.Rows = append(vm.Rows, views.StreamListRow{
+			StreamID: si.StreamID, StreamType: si.StreamType, Version: si.Version,
+			FirstAt: si.FirstAt, LastAt: si.LastAt, LastType: si.LastType,
+		})
+	}
+	return s.render(c, http.StatusOK, data, views.StreamsPage(s.chrome(c, "Streams", "streams"), vm))
+}
+
+// formValue renders a time for a datetime-local input (UTC).
+func formValue(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if t.Second() != 0 || t.Nanosecond() != 0 {
+		return t.UTC().Format("2006-01-02T15:04:05")
+	}
+	return t.UTC().Format("2006-01-02T15:04")
+}
