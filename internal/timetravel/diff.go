@@ -54,7 +54,7 @@ func Diff(from, to *State) []Change {
 		lo, hi, src = hi, lo, from
 	}
 	var out []Change
-	diffValue("", a, b, true, true, func(c Change) {
+	diffValue(&ptrBuf{}, a, b, true, true, func(c Change) {
 		if bl, ok := attribution(src, c.Path, lo, hi); ok {
 			c.Version, c.EventType, c.Actor, c.RecordedAt = bl.Version, bl.EventType, bl.Actor, bl.RecordedAt
 		}
@@ -88,17 +88,17 @@ func attribution(st *State, path string, lo, hi int) (Blame, bool) {
 
 // diffValue emits the leaf-level differences between a (at ptr, present
 // when hasA) and b.
-func diffValue(ptr string, a, b any, hasA, hasB bool, emit func(Change)) {
+func diffValue(ptr *ptrBuf, a, b any, hasA, hasB bool, emit func(Change)) {
 	switch {
 	case !hasA && !hasB:
 		return
 	case !hasA:
-		walkLeaves(ptr, b, func(lp string, v any) {
+		ptr.walkLeaves(b, func(lp string, v any) {
 			emit(Change{Path: lp, Op: ChangeAdd, New: deepCopy(v)})
 		})
 		return
 	case !hasB:
-		walkLeaves(ptr, a, func(lp string, v any) {
+		ptr.walkLeaves(a, func(lp string, v any) {
 			emit(Change{Path: lp, Op: ChangeRemove, Old: deepCopy(v)})
 		})
 		return
@@ -108,11 +108,15 @@ func diffValue(ptr string, a, b any, hasA, hasB bool, emit func(Change)) {
 		if y, ok := b.(map[string]any); ok && (len(x) > 0 || len(y) > 0) {
 			for k, xv := range x {
 				yv, has := y[k]
-				diffValue(childPointer(ptr, k), xv, yv, true, has, emit)
+				n := ptr.push(k)
+				diffValue(ptr, xv, yv, true, has, emit)
+				ptr.pop(n)
 			}
 			for k, yv := range y {
 				if _, has := x[k]; !has {
-					diffValue(childPointer(ptr, k), nil, yv, false, true, emit)
+					n := ptr.push(k)
+					diffValue(ptr, nil, yv, false, true, emit)
+					ptr.pop(n)
 				}
 			}
 			return
@@ -127,13 +131,15 @@ func diffValue(ptr string, a, b any, hasA, hasB bool, emit func(Change)) {
 				if i < len(y) {
 					yv = y[i]
 				}
-				diffValue(indexPointer(ptr, i), xv, yv, i < len(x), i < len(y), emit)
+				n := ptr.pushIndex(i)
+				diffValue(ptr, xv, yv, i < len(x), i < len(y), emit)
+				ptr.pop(n)
 			}
 			return
 		}
 	}
 	if !jsonEqual(a, b) {
-		emit(Change{Path: ptr, Op: ChangeReplace, Old: deepCopy(a), New: deepCopy(b)})
+		emit(Change{Path: ptr.String(), Op: ChangeReplace, Old: deepCopy(a), New: deepCopy(b)})
 	}
 }
 

@@ -177,7 +177,7 @@ func (f *Folder) Step(st *State, ev *eventstore.Event) []Change {
 	var changes []Change
 	for key, c := range rec.before {
 		now, has := st.Data[key]
-		diffValue(childPointer("", key), c.value, now, c.had, has, func(ch Change) {
+		diffValue(&ptrBuf{b: []byte(childPointer("", key))}, c.value, now, c.had, has, func(ch Change) {
 			ch.Version, ch.EventType, ch.Actor, ch.RecordedAt = b.Version, b.EventType, b.Actor, b.RecordedAt
 			changes = append(changes, ch)
 		})
@@ -613,7 +613,7 @@ func (w *writer) merge(p Pointer, patch any) error {
 	ptr := p.String()
 	old, _ := p.Get(w.st.Data)
 	var effects []patchEffect
-	res := mergePatch(old, patch, ptr, func(e patchEffect) { effects = append(effects, e) })
+	res := mergePatch(old, patch, &ptrBuf{b: []byte(ptr)}, func(e patchEffect) { effects = append(effects, e) })
 	if len(effects) == 0 {
 		return nil
 	}

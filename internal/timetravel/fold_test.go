@@ -330,8 +330,8 @@ func TestApplySkipsOldForeignAndReportsGaps(t *testing.T) {
 	if st.Data["a"] != json.Number("5") || len(st.Errors) != 2 || !strings.Contains(st.Errors[1].Message, "versions 3 to 4 are missing") {
 		t.Fatalf("gap: %s %s", canon(t, st.Data), errorMessages(st))
 	}
-	f.Apply(nil, &e5)  // must not panic
-	f.Apply(st, nil)   // must not panic
+	f.Apply(nil, &e5) // must not panic
+	f.Apply(st, nil)  // must not panic
 	if got := f.Step(st, &e5); got != nil {
 		t.Errorf("Step of an already folded event = %v", got)
 	}

@@ -10,7 +10,7 @@ import (
 // delete, and any non-object patch replaces the target. target is not
 // modified; the result shares no objects or arrays with patch.
 func MergePatch(target, patch any) any {
-	return mergePatch(target, patch, "", nil)
+	return mergePatch(target, patch, nil, nil)
 }
 
 // MergePatchJSON is MergePatch on JSON text.
@@ -36,24 +36,25 @@ type patchEffect struct {
 }
 
 // mergePatch is RFC 7386 MergePatch, reporting each write to emit (when not
-// nil) with pointers relative to the document ptr is the position of target.
+// nil) with pointers relative to the document; ptr holds the position of
+// target and is only used (and must be non-nil) when emit is.
 // Objects on the path of the patch are copied, never modified in place, so a
 // failed fold step leaves the state untouched.
-func mergePatch(target, patch any, ptr string, emit func(patchEffect)) any {
+func mergePatch(target, patch any, ptr *ptrBuf, emit func(patchEffect)) any {
 	pm, ok := patch.(map[string]any)
 	if !ok {
 		v := deepCopy(patch)
 		if emit != nil {
-			emit(patchEffect{ptr: ptr, old: target, value: v})
+			emit(patchEffect{ptr: ptr.String(), old: target, value: v})
 		}
 		return v
 	}
 	tm, ok := target.(map[string]any)
 	if !ok {
 		// The target is replaced by an object built from the patch: one write.
-		v := mergePatch(map[string]any{}, patch, ptr, nil)
+		v := mergePatch(map[string]any{}, patch, nil, nil)
 		if emit != nil {
-			emit(patchEffect{ptr: ptr, old: target, value: v})
+			emit(patchEffect{ptr: ptr.String(), old: target, value: v})
 		}
 		return v
 	}
@@ -62,17 +63,24 @@ func mergePatch(target, patch any, ptr string, emit func(patchEffect)) any {
 		out[k] = v
 	}
 	for k, pv := range pm {
-		cp := childPointer(ptr, k)
 		if pv == nil {
 			if old, had := out[k]; had {
 				delete(out, k)
 				if emit != nil {
-					emit(patchEffect{ptr: cp, old: old, deleted: true})
+					n := ptr.push(k)
+					emit(patchEffect{ptr: ptr.String(), old: old, deleted: true})
+					ptr.pop(n)
 				}
 			}
 			continue
 		}
-		out[k] = mergePatch(out[k], pv, cp, emit)
+		if emit == nil {
+			out[k] = mergePatch(out[k], pv, nil, nil)
+			continue
+		}
+		n := ptr.push(k)
+		out[k] = mergePatch(out[k], pv, ptr, emit)
+		ptr.pop(n)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -80,6 +81,9 @@ func allDigits(s string) bool {
 // integers; otherwise the result has as many fraction digits as the more
 // precise operand, so "10.50" + "0.25" is "10.75" and 0.1 + 0.2 is "0.3".
 func addDecimal(a, b string, sub bool) (string, error) {
+	if r, ok := addSmallDecimal(a, b, sub); ok {
+		return r, nil
+	}
 	x, err := parseDecimal(a)
 	if err != nil {
 		return "", err
@@ -130,4 +134,91 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// smallDecimal parses plain decimals of at most 17 significant digits (every
+// realistic amount) into a scaled int64, so that the common inc/dec avoids
+// big.Rat: it is most of the cost of folding a wallet history.
+func smallDecimal(s string) (mant int64, scale int, ok bool) {
+	neg := false
+	if s != "" && s[0] == '-' {
+		neg, s = true, s[1:]
+	}
+	if s == "" || len(s) > 18 {
+		return 0, 0, false
+	}
+	digits, dot := 0, -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + int64(c-'0')
+			digits++
+		case c == '.' && dot < 0 && i > 0 && i < len(s)-1:
+			dot = i
+		default:
+			return 0, 0, false
+		}
+	}
+	if digits > 17 {
+		return 0, 0, false
+	}
+	if dot >= 0 {
+		scale = len(s) - dot - 1
+	}
+	if neg {
+		mant = -mant
+	}
+	return mant, scale, true
+}
+
+var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17}
+
+func addSmallDecimal(a, b string, sub bool) (string, bool) {
+	x, xs, ok1 := smallDecimal(a)
+	y, ys, ok2 := smallDecimal(b)
+	if !ok1 || !ok2 {
+		return "", false
+	}
+	scale := max(xs, ys)
+	// Align both to the larger scale, refusing anything that could overflow:
+	// below 2^62 each, their sum still fits in an int64.
+	const limit = int64(1) << 62
+	align := func(v int64, k int) (int64, bool) {
+		if k >= len(pow10) || abs(v) > limit/pow10[k] {
+			return 0, false
+		}
+		return v * pow10[k], true
+	}
+	x, ok1 = align(x, scale-xs)
+	y, ok2 = align(y, scale-ys)
+	if !ok1 || !ok2 {
+		return "", false
+	}
+	if sub {
+		y = -y
+	}
+	r := x + y
+	neg := r < 0
+	if neg {
+		r = -r
+	}
+	digits := strconv.FormatInt(r, 10)
+	if scale > 0 {
+		if len(digits) <= scale {
+			digits = strings.Repeat("0", scale-len(digits)+1) + digits
+		}
+		digits = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if neg {
+		digits = "-" + digits
+	}
+	return digits, true
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }

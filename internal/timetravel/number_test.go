@@ -1,6 +1,10 @@
 package timetravel
 
-import "testing"
+import (
+	"math/big"
+	"strings"
+	"testing"
+)
 
 func TestAddDecimal(t *testing.T) {
 	t.Parallel()
@@ -50,5 +54,38 @@ func TestJSONEqualNumbers(t *testing.T) {
 	}
 	if jsonEqual(mustJSON(t, `{"a":null}`), mustJSON(t, `{}`)) {
 		t.Error("null member and missing member should differ")
+	}
+}
+
+// TestAddSmallDecimalMatchesBigRat checks the int64 fast path against the
+// big.Rat path on many operands, including the overflow boundary.
+func TestAddSmallDecimalMatchesBigRat(t *testing.T) {
+	t.Parallel()
+	ops := []string{"0", "-0", "1", "-1", "0.1", "0.2", "-0.05", "10.50", "99999999999999999", "-99999999999999999",
+		"0.00000000000000001", "12345678.123456789", "4611686018427387903", "9.99", "-12.345", "00.10", "100"}
+	for _, a := range ops {
+		for _, b := range ops {
+			for _, sub := range []bool{false, true} {
+				x, _ := parseDecimal(a)
+				y, _ := parseDecimal(b)
+				r := new(big.Rat)
+				if sub {
+					r.Sub(x.rat, y.rat)
+				} else {
+					r.Add(x.rat, y.rat)
+				}
+				got, err := addDecimal(a, b, sub)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, ok := new(big.Rat).SetString(got)
+				if !ok || g.Cmp(r) != 0 {
+					t.Errorf("addDecimal(%s, %s, %v) = %s, want %s", a, b, sub, got, r.FloatString(20))
+				}
+				if want := max(x.scale, y.scale); want > 0 && len(got)-strings.IndexByte(got, '.')-1 != want {
+					t.Errorf("addDecimal(%s, %s, %v) = %s, want %d fraction digits", a, b, sub, got, want)
+				}
+			}
+		}
 	}
 }

@@ -155,10 +155,46 @@ func isLeaf(v any) bool {
 // walkLeaves calls fn with the pointer and value of every leaf of v, v being
 // at ptr. Object keys are visited in sorted order so results are stable.
 func walkLeaves(ptr string, v any, fn func(ptr string, v any)) {
+	buf := ptrBuf{b: append(make([]byte, 0, len(ptr)+64), ptr...)}
+	buf.walkLeaves(v, fn)
+}
+
+// ptrBuf builds pointers while descending a document: tokens are pushed and
+// popped on one buffer, so a walk costs O(depth) per leaf instead of
+// concatenating a new string at every level (quadratic on deep payloads).
+type ptrBuf struct{ b []byte }
+
+func (p *ptrBuf) push(tok string) int {
+	n := len(p.b)
+	p.b = append(p.b, '/')
+	for i := 0; i < len(tok); i++ {
+		switch c := tok[i]; c {
+		case '~':
+			p.b = append(p.b, '~', '0')
+		case '/':
+			p.b = append(p.b, '~', '1')
+		default:
+			p.b = append(p.b, c)
+		}
+	}
+	return n
+}
+
+func (p *ptrBuf) pushIndex(i int) int {
+	n := len(p.b)
+	p.b = append(p.b, '/')
+	p.b = strconv.AppendInt(p.b, int64(i), 10)
+	return n
+}
+
+func (p *ptrBuf) pop(n int)      { p.b = p.b[:n] }
+func (p *ptrBuf) String() string { return string(p.b) }
+
+func (p *ptrBuf) walkLeaves(v any, fn func(ptr string, v any)) {
 	switch c := v.(type) {
 	case map[string]any:
 		if len(c) == 0 {
-			fn(ptr, v)
+			fn(p.String(), v)
 			return
 		}
 		keys := make([]string, 0, len(c))
@@ -167,17 +203,21 @@ func walkLeaves(ptr string, v any, fn func(ptr string, v any)) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			walkLeaves(childPointer(ptr, k), c[k], fn)
+			n := p.push(k)
+			p.walkLeaves(c[k], fn)
+			p.pop(n)
 		}
 	case []any:
 		if len(c) == 0 {
-			fn(ptr, v)
+			fn(p.String(), v)
 			return
 		}
 		for i, e := range c {
-			walkLeaves(indexPointer(ptr, i), e, fn)
+			n := p.pushIndex(i)
+			p.walkLeaves(e, fn)
+			p.pop(n)
 		}
 	default:
-		fn(ptr, v)
+		fn(p.String(), v)
 	}
 }
