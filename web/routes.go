@@ -18,8 +18,25 @@ func (s *Server) routes() {
 	e.GET("/", s.showOverview)
 
 	// Streams, timelines, time travel and the global log (issue 3).
+	e.GET("/streams", s.listStreams)
+	e.GET("/streams/:id", s.showTimeline)
+	e.GET("/streams/:id/export.csv", s.exportCSV)
+	e.GET("/streams/:id/export.json", s.exportJSON)
+	e.GET("/streams/:id/state", s.showState)
+	e.GET("/streams/:id/diff", s.showDiff)
+	e.GET("/events", s.listEvents)
+	e.GET("/events/:position", s.showEvent)
 
 	// Live (issue 4).
+	e.GET("/live", s.showLive)
+	e.GET("/live/events", s.liveEvents)
+	e.GET("/alerts", s.showAlerts)
 
 	// Projections (issue 5).
+	e.GET("/projections", s.showProjections)
+	e.GET("/projections/:name", s.showProjection)
+	e.GET("/projections/:name/drift", s.showDrift)
+	e.POST("/projections/:name/drift/jobs", s.startDriftJob)
+	e.GET("/projections/:name/drift/jobs/:id", s.showDriftJob)
+	e.GET("/streams/:id/projections", s.showStreamProjections)
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/live"
+	"github.com/auditd/auditd/internal/projections"
+	"github.com/auditd/auditd/internal/timetravel"
 	"github.com/auditd/auditd/views"
 )
 
@@ -37,10 +40,29 @@ type Deps struct {
 	Banners []BannerSource
 
 	// Time travel (issue 3 owner adds fields here).
+	// TimeTravel folds states with the configured reducers and snapshots;
+	// nil: pages fold with merge patches only and write no snapshots.
+	TimeTravel *timetravel.Service
 
 	// Live (issue 4 owner adds fields here).
+	LiveHub       *live.Hub      // nil: /live/events answers 503
+	LiveConsumer  *live.Consumer // metrics for the /live header; may be nil
+	LiveAlerts    *live.Alerts   // tamper alerts; may be nil
+	LiveHeartbeat time.Duration  // SSE heartbeat comment interval (default 15 s)
+	// LiveWriteStall drops an SSE client whose socket accepts nothing for
+	// this long (default 30 s); the per-client queue catches slow readers
+	// earlier, this catches dead ones.
+	LiveWriteStall time.Duration
 
 	// Projections (issue 5 owner adds fields here).
+	Projections *projections.Monitor // nil: /projections answers 503
+	Drift       *projections.Drift   // nil: drift pages answer 503
+	// ProjectionsLiveURL is the SSE endpoint whose `lag` messages refresh
+	// the panels (e.g. "/live/events?types=lag"); empty: per-second refresh.
+	ProjectionsLiveURL string
+	// ProjectionsPoll is how often the panels refresh without a lag
+	// message (default 1 s).
+	ProjectionsPoll time.Duration
 }
 
 // Server is auditd's HTTP server.

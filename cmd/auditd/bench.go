@@ -12,6 +12,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("usage: auditd bench live [flags]")
 	}
 	switch args[0] {
+	case "live":
+		return runBenchLive(ctx, args[1:], stdout, stderr)
 	}
 	return fmt.Errorf("unknown benchmark %q (available: live)", args[0])
 }

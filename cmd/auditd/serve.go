@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	neturl "net/url"
 	"time"
 
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/live"
+	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/schema"
+	"github.com/auditd/auditd/internal/timetravel"
 	"github.com/auditd/auditd/web"
 )
 
@@ -59,10 +63,92 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	stops = append(stops, folder.Stop)
 
 	// wiring: timetravel (issue 3 owner edits only this block)
+	{
+		ttCfg := timetravel.DefaultConfig()
+		data, source, err := reducersFile(cfg)
+		if err != nil {
+			return err
+		}
+		if data != nil {
+			// A bad reducer file stops start-up: the error names the file
+			// and the rule, and folding with half a config would show
+			// wrong states.
+			if ttCfg, err = timetravel.ParseConfig(data, source); err != nil {
+				return err
+			}
+			logger.Info("time travel reducers loaded", "source", source, "fingerprint", ttCfg.Fingerprint()[:12])
+		}
+		deps.TimeTravel = timetravel.NewService(store, ttCfg, logger, timetravel.ServiceOptions{})
+	}
 
 	// wiring: live (issue 4 owner edits only this block)
+	if !cfg.NoLive {
+		hub := live.NewHub(live.HubConfig{})
+		alerts := live.NewAlerts(db.Pool)
+		consumer := live.NewConsumer(live.ConsumerConfig{
+			ConnString: db.URL, Publication: cfg.Publication, Slot: cfg.Slot, Logger: logger,
+		}, db.Pool, hub, alerts)
+		if err := consumer.Start(ctx); err != nil {
+			// The dashboard is still useful without live updates (a
+			// database without wal_level=logical, or without the rights).
+			logger.Warn("live updates are off", "error", err)
+		} else {
+			stops = append(stops, consumer.Stop)
+			// SSE handlers end when the hub closes, so that the HTTP
+			// server's graceful shutdown does not wait for them.
+			go func() { <-ctx.Done(); hub.Close() }()
+			deps.LiveHub, deps.LiveConsumer = hub, consumer
+		}
+		deps.LiveAlerts = alerts
+		deps.Banners = append(deps.Banners, web.AlertBanners(alerts))
+	}
 
 	// wiring: projections (issue 5 owner edits only this block)
+	{
+		var driftCfg *projections.DriftConfig
+		data, source, err := reducersFile(cfg)
+		if err != nil {
+			return err
+		}
+		if len(data) > 0 {
+			ttCfg, err := timetravel.ParseConfig(data, source)
+			if err != nil {
+				return err
+			}
+			if driftCfg, err = projections.ParseDrift(ttCfg); err != nil {
+				return err
+			}
+		}
+		mon := projections.NewMonitor(db.Pool, logger, projections.Options{
+			Thresholds: projections.Thresholds{
+				StallAfter: cfg.StallAfter, LagEvents: cfg.LagEventsWarn,
+				LagSeconds: cfg.LagSecondsWarn, RetainedWAL: cfg.RetainedWALWarn,
+			},
+			Declared: driftCfg.Names(),
+		})
+		sampler := projections.NewSampler(mon, logger, cfg.HistoryInterval, cfg.HistoryRetention)
+		if err := sampler.Start(ctx); err != nil {
+			return err
+		}
+		stops = append(stops, sampler.Stop)
+		if driftCfg != nil && len(driftCfg.Mappings) > 0 {
+			drift := projections.NewDrift(db.Pool, driftCfg, logger)
+			// A mapping naming a missing table or column stops start-up
+			// with a message naming them.
+			if err := drift.Start(ctx); err != nil {
+				return fmt.Errorf("invalid drift configuration in %s: %w", source, err)
+			}
+			stops = append(stops, drift.Stop)
+			deps.Drift = drift
+		}
+		deps.Projections = mon
+		if deps.LiveHub != nil {
+			// Lag and alert messages are never filtered by the hub; a
+			// stream filter that matches no stream keeps events out.
+			deps.ProjectionsLiveURL = "/live/events?stream_id=" + neturl.QueryEscape("auditd:no-events")
+		}
+		deps.Banners = append(deps.Banners, web.ProjectionBanners(mon))
+	}
 
 	srv := web.New(web.Config{Listen: cfg.Listen}, deps)
 	addr, err := srv.Start(ctx)

@@ -326,14 +326,33 @@ func (h *Hub) Subscribe(f Filter, after *Cursor) (*Subscription, error) {
 				s.Backlog = append(s.Backlog, m)
 			}
 		}
-		// A cursor ahead of the hub (a client resuming before a restarted
-		// consumer caught up) keeps filtering what is re-published.
+		// The backlog covers everything up to h.last. A cursor ahead of it
+		// (a client resuming before a restarted consumer caught up) stays,
+		// so that what the slot re-sends is not delivered twice.
 		if s.after.Less(h.last) {
 			s.after = h.last
 		}
 	}
 	h.subs[s] = struct{}{}
 	return s, nil
+}
+
+// Recent returns up to n of the newest matching events of the window,
+// oldest first, for a page's first render; the page then resumes the feed
+// after the last of them.
+func (h *Hub) Recent(f Filter, n int) []*Message {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*Message
+	for i := h.n - 1; i >= 0 && len(out) < n; i-- {
+		if m := h.ring[(h.head+i)%len(h.ring)]; f.match(m.Event) {
+			out = append(out, m)
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
 }
 
 // ErrClosed is returned by Subscribe after Close.

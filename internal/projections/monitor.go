@@ -435,9 +435,11 @@ func slotAlert(s *Slot, threshold int64) Alert {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// roundDuration shortens a duration for messages: 1h2m, 3m4s, 5.2s.
+// roundDuration shortens a duration for messages: 3d 4h, 1h2m, 3m4s, 5.2s.
 func roundDuration(d time.Duration) string {
 	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
 	case d >= time.Hour:
 		return d.Round(time.Minute).String()
 	case d >= time.Minute:

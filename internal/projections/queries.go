@@ -62,15 +62,15 @@ func (m *Monitor) checkpoints(ctx context.Context) (eventstore.Head, []checkpoin
 	var out []checkpointRow
 	for rows.Next() {
 		var (
-			headPos              *int64
-			headAt               *time.Time
-			name                 *string
-			pos                  *int64
-			updated              *time.Time
-			cp                   checkpointRow
-			errCount             *int32
-			nextPos              *int64
-			nextAt               *time.Time
+			headPos  *int64
+			headAt   *time.Time
+			name     *string
+			pos      *int64
+			updated  *time.Time
+			cp       checkpointRow
+			errCount *int32
+			nextPos  *int64
+			nextAt   *time.Time
 		)
 		if err := rows.Scan(&headPos, &headAt, &name, &pos, &updated, &cp.LastError, &errCount, &nextPos, &nextAt); err != nil {
 			return head, nil, fmt.Errorf("projections: unable to read checkpoints: %w", err)
@@ -270,7 +270,7 @@ func (m *Monitor) StreamStatus(ctx context.Context, streamID string) ([]StreamPr
 		if err := rows.Scan(&s.Projection, &s.Checkpoint, &s.EventsBehind); err != nil {
 			return nil, fmt.Errorf("projections: unable to read stream status %q: %w", streamID, err)
 		}
-		s.Processed = s.EventsBehind == 0
+		s.Processed = s.Checkpoint >= last
 		seen[s.Projection] = true
 		out = append(out, s)
 	}

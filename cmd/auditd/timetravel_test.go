@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/pgtest"
+)
+
+// A reducer file with a rule that cannot work stops `auditd serve` before
+// it listens, with an error naming the file and the rule.
+func TestServeRefusesBadReducers(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	bad := filepath.Join(t.TempDir(), "reducers.json")
+	src := `{"reducers": {"Wallet": {"MoneyDeposited": [{"op": "increment", "path": "/balance", "from": "/amount"}]}}}`
+	if err := os.WriteFile(bad, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	err := run(t.Context(), []string{"serve", "--database-url", db.ConnString, "--reducers", bad, "--listen", "127.0.0.1:0", "--no-live"}, &stdout, io.Discard)
+	if err == nil {
+		t.Fatal("serve started with a bad reducers file")
+	}
+	for _, want := range []string{bad, "Wallet", "MoneyDeposited", "increment"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if strings.Contains(stdout.String(), "auditd is running") {
+		t.Errorf("serve listened before failing: %q", stdout.String())
+	}
+}
+
+// The --reducers file reaches the state page: deposits are summed by its
+// rule rather than merged.
+func TestServeFoldsWithReducers(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	file := filepath.Join(t.TempDir(), "reducers.json")
+	src := `{"reducers": {"Wallet": {"MoneyDeposited": [{"op": "inc", "path": "/balance", "from": "/amount"}]}}}`
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := eventstore.New(db.Pool)
+	var evs []eventstore.NewEvent
+	for i := 1; i <= 3; i++ {
+		evs = append(evs, eventstore.NewEvent{EventType: "MoneyDeposited", Payload: json.RawMessage(fmt.Sprintf(`{"amount":%d}`, i*10)),
+			RecordedAt: time.Date(2025, 5, 16, 2, i, 0, 0, time.UTC)})
+	}
+	if _, err := store.Append(t.Context(), "wallet-7", "Wallet", eventstore.NoStream, evs...); err != nil {
+		t.Fatal(err)
+	}
+	url := startCommand(t, "serve", "--database-url", db.ConnString, "--reducers", file, "--listen", "127.0.0.1:0", "--no-live")
+	var got struct {
+		Version int            `json:"version"`
+		State   map[string]any `json:"state"`
+	}
+	getJSON(t, url+"streams/wallet-7/state?version=2", &got)
+	if got.Version != 2 || fmt.Sprint(got.State["balance"]) != "30" || len(got.State) != 1 {
+		t.Errorf("state at v2 = v%d %v, want balance 30 only", got.Version, got.State)
+	}
+}

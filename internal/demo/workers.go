@@ -1,0 +1,302 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/auditd/auditd/internal/eventstore"
+)
+
+// Demo projections: real workers that build read-model tables from the
+// events and keep their checkpoint in projection_checkpoints, as an
+// application beside auditd would.
+const (
+	ProjectionWalletBalances = "wallet_balances"
+	ProjectionOrderSummary   = "order_summary"
+	ProjectionFraudScores    = "fraud_scores"
+)
+
+// WorkersOptions configure the demo projection workers.
+type WorkersOptions struct {
+	// Faults makes order_summary slow (tiny batches and a pause per batch),
+	// fraud_scores fail on a poison event (the dispute's 500.00 fee
+	// withdrawal: it records last_error and stops advancing there), and
+	// wallet_balances drift (it ignores the dispute's refund, so that
+	// wallet's balance is 500.00 too low).
+	Faults bool
+	// Poll is how often an idle worker looks for new events (default 250 ms).
+	Poll time.Duration
+	// RetryAfter is how long a failing worker waits before retrying its
+	// poison event (default 5 s).
+	RetryAfter time.Duration
+}
+
+// readModelsSQL creates the demo application's read-model tables. They are
+// the application's tables, not auditd's, so they are created here rather
+// than by an auditd migration.
+const readModelsSQL = `
+CREATE TABLE IF NOT EXISTS public.wallet_balances (
+    wallet_id  text PRIMARY KEY,
+    owner      text,
+    currency   text,
+    balance    numeric NOT NULL DEFAULT 0,
+    status     text NOT NULL DEFAULT 'open',
+    position   bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS public.order_summary (
+    order_id    text PRIMARY KEY,
+    customer_id text,
+    status      text NOT NULL,
+    amount      numeric,
+    currency    text,
+    refunded    numeric NOT NULL DEFAULT 0,
+    position    bigint NOT NULL DEFAULT 0,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS public.fraud_scores (
+    wallet_id   text PRIMARY KEY,
+    withdrawals integer NOT NULL DEFAULT 0,
+    withdrawn   numeric NOT NULL DEFAULT 0,
+    position    bigint NOT NULL DEFAULT 0
+);`
+
+// EnsureReadModels creates the read-model tables if they do not exist.
+func EnsureReadModels(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, readModelsSQL); err != nil {
+		return fmt.Errorf("demo: unable to create read-model tables: %w", err)
+	}
+	return nil
+}
+
+// poisonError is a worker refusing an event: the checkpoint stays before it.
+type poisonError struct{ msg string }
+
+func (e *poisonError) Error() string { return e.msg }
+
+// worker is one projection: how it applies an event, in which batches.
+type worker struct {
+	name  string
+	batch int
+	pause time.Duration // per batch, when slow
+	apply func(b *pgx.Batch, ev *eventstore.Event) error
+}
+
+// StartWorkers creates the read-model tables and starts the three demo
+// projection workers. stop cancels them and waits until they return.
+func StartWorkers(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, opts WorkersOptions) (stop func(), err error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 250 * time.Millisecond
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = 5 * time.Second
+	}
+	if err := EnsureReadModels(ctx, pool); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, w := range demoWorkers(opts.Faults) {
+		if _, err := pool.Exec(ctx, `INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING`, w.name); err != nil {
+			cancel()
+			return nil, fmt.Errorf("demo: unable to register projection %s: %w", w.name, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runWorker(ctx, pool, logger.With("projection", w.name), w, opts)
+		}()
+	}
+	return func() { cancel(); wg.Wait() }, nil
+}
+
+func demoWorkers(faults bool) []worker {
+	ws := []worker{
+		{name: ProjectionWalletBalances, batch: 500, apply: walletBalances(faults)},
+		{name: ProjectionOrderSummary, batch: 500, apply: orderSummary},
+		{name: ProjectionFraudScores, batch: 500, apply: fraudScores(faults)},
+	}
+	if faults {
+		// Slower than the demo's traffic right after seeding, so it spends
+		// minutes catching up with a visible ETA.
+		ws[1].batch, ws[1].pause = 40, time.Second
+	}
+	return ws
+}
+
+// runWorker processes batches until ctx ends.
+func runWorker(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, w worker, opts WorkersOptions) {
+	for {
+		n, err := step(ctx, pool, w)
+		wait := time.Duration(0)
+		var poison *poisonError
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.As(err, &poison):
+			logger.Warn("demo: projection failed on an event", "error", err)
+			wait = opts.RetryAfter
+		case err != nil:
+			logger.Warn("demo: projection batch failed", "error", err)
+			wait = opts.RetryAfter
+		case n == 0:
+			wait = opts.Poll
+		default:
+			wait = w.pause
+		}
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	}
+}
+
+// step processes one batch in one transaction: the read-model writes and
+// the checkpoint commit together, so the read model is always exactly the
+// events up to the checkpoint. On a poison event the events before it are
+// committed, and the error is recorded on the checkpoint row.
+func step(ctx context.Context, pool *pgxpool.Pool, w worker) (int, error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("demo: %s: unable to begin: %w", w.name, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var cp int64
+	if err := tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projection = $1 FOR UPDATE`, w.name).Scan(&cp); err != nil {
+		return 0, fmt.Errorf("demo: %s: unable to read checkpoint: %w", w.name, err)
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT position, event_id::text, stream_id, stream_type, version, event_type, schema_version, payload, metadata, recorded_at
+		FROM events WHERE position > $1 ORDER BY position LIMIT $2`, cp, w.batch)
+	if err != nil {
+		return 0, fmt.Errorf("demo: %s: unable to read events: %w", w.name, err)
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (eventstore.Event, error) {
+		var e eventstore.Event
+		var payload, metadata []byte
+		err := r.Scan(&e.Position, &e.EventID, &e.StreamID, &e.StreamType, &e.Version, &e.EventType, &e.SchemaVersion, &payload, &metadata, &e.RecordedAt)
+		e.Payload, e.Metadata = payload, metadata
+		return e, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("demo: %s: unable to read events: %w", w.name, err)
+	}
+	if len(events) == 0 {
+		return 0, nil
+	}
+	b := &pgx.Batch{}
+	last := cp
+	var poison *poisonError
+	for i := range events {
+		if err := w.apply(b, &events[i]); err != nil {
+			if !errors.As(err, &poison) {
+				return 0, err
+			}
+			break
+		}
+		last = events[i].Position
+	}
+	if poison != nil {
+		b.Queue(`UPDATE projection_checkpoints SET position = $2, updated_at = now(), last_error = $3, error_count = error_count + 1 WHERE projection = $1`, w.name, last, poison.msg)
+	} else {
+		b.Queue(`UPDATE projection_checkpoints SET position = $2, updated_at = now(), last_error = NULL WHERE projection = $1`, w.name, last)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("demo: %s: unable to apply batch: %w", w.name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("demo: %s: unable to commit: %w", w.name, err)
+	}
+	if poison != nil {
+		return int(last - cp), poison
+	}
+	return len(events), nil
+}
+
+// walletBalances keeps one row per wallet with its balance and status. With
+// faults, it drops the dispute's refund: a wrong balance for one wallet.
+func walletBalances(faults bool) func(*pgx.Batch, *eventstore.Event) error {
+	return func(b *pgx.Batch, ev *eventstore.Event) error {
+		if ev.StreamType != StreamWallet {
+			return nil
+		}
+		p := string(ev.Payload)
+		switch ev.EventType {
+		case EventWalletOpened:
+			b.Queue(`INSERT INTO wallet_balances (wallet_id, owner, currency, position) VALUES ($1, $2::jsonb->>'owner', $2::jsonb->>'currency', $3)
+				ON CONFLICT (wallet_id) DO NOTHING`, ev.StreamID, p, ev.Position)
+		case EventMoneyDeposited, EventTransferReceived:
+			if faults && ev.EventID == DisputeRefundEventID {
+				return nil // the deliberate drift
+			}
+			b.Queue(`UPDATE wallet_balances SET balance = balance + ($2::jsonb->>'amount')::numeric, position = $3, updated_at = now() WHERE wallet_id = $1`, ev.StreamID, p, ev.Position)
+		case EventMoneyWithdrawn, EventTransferSent:
+			b.Queue(`UPDATE wallet_balances SET balance = balance - ($2::jsonb->>'amount')::numeric, position = $3, updated_at = now() WHERE wallet_id = $1`, ev.StreamID, p, ev.Position)
+		case EventWalletFrozen:
+			b.Queue(`UPDATE wallet_balances SET status = 'frozen', position = $2, updated_at = now() WHERE wallet_id = $1`, ev.StreamID, ev.Position)
+		case EventWalletUnfrozen:
+			b.Queue(`UPDATE wallet_balances SET status = 'open', position = $2, updated_at = now() WHERE wallet_id = $1`, ev.StreamID, ev.Position)
+		}
+		return nil
+	}
+}
+
+// orderSummary keeps one row per order: status, amount, refunds. It reads
+// both OrderPlaced schema versions itself (it does not use upcasters).
+func orderSummary(b *pgx.Batch, ev *eventstore.Event) error {
+	if ev.StreamType != StreamOrder {
+		return nil
+	}
+	p := string(ev.Payload)
+	set := func(status string) {
+		b.Queue(`UPDATE order_summary SET status = $2, position = $3, updated_at = now() WHERE order_id = $1`, ev.StreamID, status, ev.Position)
+	}
+	switch ev.EventType {
+	case EventOrderPlaced:
+		b.Queue(`INSERT INTO order_summary (order_id, customer_id, status, amount, currency, position)
+			VALUES ($1, coalesce($2::jsonb->>'customer_id', $2::jsonb->>'customer'), 'placed',
+			        coalesce($2::jsonb->'amount'->>'value', $2::jsonb->>'total')::numeric,
+			        coalesce($2::jsonb->'amount'->>'currency', 'EUR'), $3)
+			ON CONFLICT (order_id) DO NOTHING`, ev.StreamID, p, ev.Position)
+	case EventPaymentTaken:
+		set("paid")
+	case EventOrderShipped:
+		set("shipped")
+	case EventOrderCancelled:
+		set("cancelled")
+	case EventRefundIssued:
+		b.Queue(`UPDATE order_summary SET status = 'refunded', refunded = refunded + ($2::jsonb->>'amount')::numeric, position = $3, updated_at = now() WHERE order_id = $1`, ev.StreamID, p, ev.Position)
+	}
+	return nil
+}
+
+// fraudScores counts withdrawals per wallet. With faults, the dispute's fee
+// withdrawal is a poison event it cannot process.
+func fraudScores(faults bool) func(*pgx.Batch, *eventstore.Event) error {
+	return func(b *pgx.Batch, ev *eventstore.Event) error {
+		if ev.StreamType != StreamWallet || (ev.EventType != EventMoneyWithdrawn && ev.EventType != EventTransferSent) {
+			return nil
+		}
+		if faults && ev.EventID == DisputeWithdrawalEventID {
+			return &poisonError{msg: fmt.Sprintf("fraud_scores: cannot score %s at position %d on %s: amount %s overdraws the wallet (score model rejects negative balances)",
+				ev.EventType, ev.Position, ev.StreamID, DisputeAmount)}
+		}
+		b.Queue(`INSERT INTO fraud_scores (wallet_id, withdrawals, withdrawn, position) VALUES ($1, 1, ($2::jsonb->>'amount')::numeric, $3)
+			ON CONFLICT (wallet_id) DO UPDATE SET withdrawals = fraud_scores.withdrawals + 1,
+			    withdrawn = fraud_scores.withdrawn + EXCLUDED.withdrawn, position = EXCLUDED.position`, ev.StreamID, string(ev.Payload), ev.Position)
+		return nil
+	}
+}

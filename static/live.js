@@ -1,0 +1,73 @@
+// auditd — the /live tail. New events arrive over Server-Sent Events as
+// server-rendered rows; while paused they are held and counted, and shown on
+// resume. EventSource reconnects by itself and sends Last-Event-ID, so a
+// dropped connection resumes exactly where it stopped.
+(function () {
+  "use strict";
+  var feed = document.getElementById("live-feed");
+  if (!feed || !window.EventSource) { return; }
+  var MAX_ROWS = 500;
+  var pauseBtn = document.getElementById("live-pause");
+  var status = document.getElementById("live-status");
+  var heldBox = document.getElementById("live-held");
+  var heldCount = document.getElementById("live-held-count");
+  var alertsBox = document.getElementById("live-alerts");
+  var paused = false;
+  var held = [];
+
+  function setStatus(text, state) {
+    status.textContent = text;
+    status.setAttribute("data-state", state);
+  }
+
+  function parse(html) {
+    var t = document.createElement("template");
+    t.innerHTML = html.trim();
+    return t.content.firstElementChild;
+  }
+
+  function show(html) {
+    var row = parse(html);
+    if (!row) { return; }
+    // A row the page already shows (a resumed connection) is not repeated.
+    if (row.id && document.getElementById(row.id)) { return; }
+    var empty = document.getElementById("live-empty");
+    if (empty) { empty.remove(); }
+    feed.insertBefore(row, feed.firstChild);
+    if (window.auditd) { window.auditd.localizeTimes(row); }
+    while (feed.children.length > MAX_ROWS) { feed.lastElementChild.remove(); }
+  }
+
+  function updateHeld() {
+    heldCount.textContent = String(held.length);
+    heldBox.hidden = held.length === 0;
+  }
+
+  pauseBtn.addEventListener("click", function () {
+    paused = !paused;
+    pauseBtn.textContent = paused ? "Resume" : "Pause";
+    pauseBtn.setAttribute("aria-pressed", paused ? "true" : "false");
+    if (!paused) {
+      for (var i = 0; i < held.length; i++) { show(held[i]); }
+      held = [];
+    }
+    updateHeld();
+  });
+
+  var es = new EventSource(feed.getAttribute("data-sse-url"));
+  es.addEventListener("open", function () { setStatus("live", "open"); });
+  es.addEventListener("error", function () { setStatus("reconnecting…", "error"); });
+  es.addEventListener("event", function (e) {
+    if (paused) { held.push(e.data); updateHeld(); } else { show(e.data); }
+  });
+  es.addEventListener("alert", function (e) {
+    var banner = parse(e.data);
+    if (banner) { alertsBox.insertBefore(banner, alertsBox.firstChild); }
+  });
+  es.addEventListener("resync", function () {
+    // Continuity is lost: start again from a fresh page.
+    es.close();
+    setStatus("resynchronising…", "resync");
+    window.location.reload();
+  });
+})();

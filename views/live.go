@@ -1,0 +1,42 @@
+package views
+
+import "time"
+
+// LiveVM is the /live page: a live tail with filters.
+type LiveVM struct {
+	Enabled    bool // false: no consumer (--no-live or wal_level not logical)
+	StreamID   string
+	StreamType string
+	EventType  string
+	SSEURL     string // /live/events with the filters
+	Recent     []EventRow // newest first, from the resume window
+	Stats      LiveStats
+}
+
+// LiveStats are the consumer's metrics shown in the page header.
+type LiveStats struct {
+	Connected       bool
+	EventsPerSecond string
+	EventsTotal     int64
+	LastLSN         string
+	FlushedLSN      string
+	LagBytes        int64
+	Subscribers     int
+	LastError       string
+}
+
+// AlertVM is one tamper alert.
+type AlertVM struct {
+	ID          int64
+	Kind        string
+	CommitLSN   string
+	Rows        int
+	Positions   []int64
+	CommittedAt time.Time
+	DetectedAt  time.Time
+}
+
+// AlertsVM is the /alerts page.
+type AlertsVM struct {
+	Alerts []AlertVM
+}

@@ -1,0 +1,43 @@
+package views
+
+import "time"
+
+// DiffVM is the side-by-side diff between two moments of a stream.
+type DiffVM struct {
+	StreamID   string
+	StreamType string
+	StreamURL  string
+	// The form's values as given (v:N or a time).
+	From, To                 string
+	FromVersion, ToVersion   int
+	FromAt, ToAt             time.Time // recorded_at of each side's last event
+	FromBefore, ToBefore     bool      // a side is before the first event
+	FromStateURL, ToStateURL string
+	Rows                     []DiffRow
+	Hidden                   int // changes not shown; the JSON has them all
+	FromJSON, ToJSON         string
+	FormPath                 string // /streams/{id}/diff
+	ShareURL                 string
+	JSONURL                  string
+	Notice                   string
+}
+
+// DiffRow is one changed leaf.
+type DiffRow struct {
+	Path  string
+	Op    string // add, remove, replace
+	Old   string // compact JSON, empty for add
+	New   string // compact JSON, empty for remove
+	Blame *BlameVM
+}
+
+// opBadge colours a change operation.
+func opBadge(op string) string {
+	switch op {
+	case "add":
+		return "badge-ok"
+	case "remove":
+		return "badge-danger"
+	}
+	return "badge-warn"
+}

@@ -1,0 +1,149 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/live"
+	"github.com/auditd/auditd/views"
+)
+
+// liveJSON is /live's JSON shape.
+type liveJSON struct {
+	Enabled bool        `json:"enabled"`
+	Filters liveFilters `json:"filters"`
+	SSEURL  string      `json:"sse_url"`
+	Stats   *live.Stats `json:"stats"`
+	// Recent are the newest events of the resume window, newest first.
+	Recent []eventstore.Event `json:"recent"`
+}
+
+// liveInitialRows is how many recent events /live renders before the feed.
+const liveInitialRows = 50
+
+type liveFilters struct {
+	StreamID   string `json:"stream_id"`
+	StreamType string `json:"stream_type"`
+	EventType  string `json:"event_type"`
+}
+
+// showLive is GET /live: the live tail page with the consumer's metrics.
+func (s *Server) showLive(c echo.Context) error {
+	q := c.QueryParams()
+	f := liveFilters{StreamID: q.Get("stream_id"), StreamType: q.Get("stream_type"), EventType: q.Get("event_type")}
+	sse := url.Values{}
+	for k, v := range map[string]string{"stream_id": f.StreamID, "stream_type": f.StreamType, "event_type": f.EventType} {
+		if v != "" {
+			sse.Set(k, v)
+		}
+	}
+	data := liveJSON{Enabled: s.deps.LiveHub != nil, Filters: f, SSEURL: "/live/events", Recent: []eventstore.Event{}}
+	vm := views.LiveVM{Enabled: data.Enabled, StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType}
+	if s.deps.LiveHub != nil {
+		// The newest events of the resume window, and a feed that resumes
+		// right after them: no gap and no duplicate between the two.
+		recent := s.deps.LiveHub.Recent(live.Filter{StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType}, liveInitialRows)
+		for i := len(recent) - 1; i >= 0; i-- {
+			data.Recent = append(data.Recent, *recent[i].Event)
+			vm.Recent = append(vm.Recent, eventRow(recent[i].Event, true))
+		}
+		if len(recent) > 0 {
+			sse.Set("last_event_id", recent[len(recent)-1].Cursor.String())
+		}
+	}
+	if len(sse) > 0 {
+		data.SSEURL += "?" + sse.Encode()
+	}
+	vm.SSEURL = data.SSEURL
+	if s.deps.LiveConsumer != nil {
+		st := s.deps.LiveConsumer.Stats()
+		data.Stats = &st
+		vm.Stats = views.LiveStats{
+			Connected:       st.Connected,
+			EventsPerSecond: strconv.FormatFloat(st.EventsPerSecond, 'f', 1, 64),
+			EventsTotal:     st.EventsTotal,
+			LastLSN:         st.LastLSN,
+			FlushedLSN:      st.FlushedLSN,
+			LagBytes:        st.LagBytes,
+			Subscribers:     st.Hub.Subscribers,
+			LastError:       st.LastError,
+		}
+	} else if s.deps.LiveHub != nil {
+		vm.Stats.Subscribers = s.deps.LiveHub.Stats().Subscribers
+		vm.Stats.EventsPerSecond = "0.0"
+	}
+	return s.render(c, http.StatusOK, data, views.LivePage(s.chrome(c, "Live", "live"), vm))
+}
+
+// showAlerts is GET /alerts: the tamper alerts, newest first.
+func (s *Server) showAlerts(c echo.Context) error {
+	if s.deps.LiveAlerts == nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "tamper alerts are off (--no-live)")
+	}
+	alerts, err := s.deps.LiveAlerts.Recent(c.Request().Context(), 200)
+	if err != nil {
+		return err
+	}
+	if alerts == nil {
+		alerts = []live.Alert{}
+	}
+	vm := views.AlertsVM{}
+	for _, a := range alerts {
+		vm.Alerts = append(vm.Alerts, views.AlertVM{ID: a.ID, Kind: a.Kind, CommitLSN: a.CommitLSN, Rows: a.Rows,
+			Positions: a.Positions, CommittedAt: a.CommittedAt, DetectedAt: a.DetectedAt})
+	}
+	return s.render(c, http.StatusOK, map[string]any{"alerts": alerts}, views.AlertsPage(s.chrome(c, "Tamper alerts", ""), vm))
+}
+
+// alertBanner is how one tamper alert reads in a page header.
+func alertBanner(a *live.Alert) views.Banner {
+	rows := fmt.Sprintf("%d rows", a.Rows)
+	if a.Kind == "truncate" {
+		rows = "the table"
+	} else if a.Rows == 1 {
+		rows = "1 row"
+	}
+	return views.Banner{
+		Level: "danger",
+		Text:  fmt.Sprintf("Tamper alert: %s of %s in events (commit %s): the immutability trigger was bypassed", a.Kind, rows, a.CommitLSN),
+		Href:  "/alerts",
+	}
+}
+
+// AlertBanners is the BannerSource for tamper alerts. It caches the summary
+// for a second: it runs on every page view.
+func AlertBanners(alerts *live.Alerts) BannerSource {
+	var mu sync.Mutex
+	var at time.Time
+	var cached []views.Banner
+	return func(ctx context.Context) []views.Banner {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) < time.Second {
+			return cached
+		}
+		sum, err := alerts.Summary(ctx)
+		if err != nil {
+			// A banner query must never break the page; keep the last answer.
+			return cached
+		}
+		at = time.Now()
+		cached = nil
+		if sum.Latest != nil {
+			b := alertBanner(sum.Latest)
+			if sum.Count > 1 {
+				b.Text = fmt.Sprintf("%d tamper alerts; latest: %s", sum.Count, b.Text)
+			}
+			cached = []views.Banner{b}
+		}
+		return cached
+	}
+}

@@ -1,0 +1,286 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/auditd/auditd/internal/projections"
+	"github.com/auditd/auditd/views"
+)
+
+// sparklineWindow and sparklineBucket: the panels show the last hour in
+// one-minute buckets (60 points), whatever the sample interval.
+const (
+	sparklineWindow = time.Hour
+	sparklineBucket = time.Minute
+)
+
+// requireProjections answers 503 when the monitor is not configured.
+func (s *Server) requireProjections() error {
+	if s.deps.Projections == nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "projection monitoring is not enabled on this server")
+	}
+	return nil
+}
+
+// showProjections is GET /projections: the panels page, its live fragment
+// (?fragment=panels) or the JSON of the issue's shape.
+func (s *Server) showProjections(c echo.Context) error {
+	if err := s.requireProjections(); err != nil {
+		return err
+	}
+	frag := c.QueryParam("fragment")
+	if frag != "" && frag != "panels" {
+		return badRequest("fragment", "%q is not a fragment of this page (want panels)", frag)
+	}
+	ctx := c.Request().Context()
+	ov, err := s.deps.Projections.Overview(ctx)
+	if err != nil {
+		return err
+	}
+	if wantsJSON(c) {
+		return s.render(c, http.StatusOK, ov, nil)
+	}
+	vm, err := s.projectionsVM(ctx, ov)
+	if err != nil {
+		return err
+	}
+	if frag == "panels" {
+		// The fragment never caches: it is the live view.
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return s.renderHTML(c, http.StatusOK, views.ProjectionPanels(vm))
+	}
+	// The panels list every alert already: the header keeps only the
+	// banners of other features (tamper alerts).
+	ch := s.chrome(c, "Projections", "projections")
+	kept := ch.Banners[:0]
+	for _, b := range ch.Banners {
+		if !strings.HasPrefix(b.Href, "/projections") {
+			kept = append(kept, b)
+		}
+	}
+	ch.Banners = kept
+	return s.render(c, http.StatusOK, ov, views.ProjectionsPage(ch, vm))
+}
+
+// projectionsVM builds the page's view model, with the sparklines of the
+// last hour (one query for all projections).
+func (s *Server) projectionsVM(ctx context.Context, ov *projections.Overview) (views.ProjectionsVM, error) {
+	mon := s.deps.Projections
+	hist, err := mon.History(ctx, "", ov.At.Add(-sparklineWindow), sparklineBucket)
+	if err != nil {
+		return views.ProjectionsVM{}, err
+	}
+	th := mon.Thresholds()
+	vm := views.ProjectionsVM{
+		HeadPosition: ov.Head.Position,
+		HeadAt:       ov.Head.RecordedAt,
+		SlotsError:   ov.SlotsError,
+		LiveURL:      s.deps.ProjectionsLiveURL,
+		Poll:         "1s",
+		Thresholds: fmt.Sprintf("stalled after %s without progress · warn at %s positions, %s behind, %s WAL retained",
+			th.StallAfter, views.Thousands(th.LagEvents), views.Seconds(th.LagSeconds), projections.Bytes(th.RetainedWAL)),
+	}
+	if p := s.deps.ProjectionsPoll; p > 0 {
+		vm.Poll = fmt.Sprintf("%dms", p.Milliseconds())
+	}
+	for i := range ov.Projections {
+		vm.Panels = append(vm.Panels, s.panel(&ov.Projections[i], ov.At, hist[ov.Projections[i].Name], 260, 44))
+	}
+	for _, a := range ov.Alerts {
+		vm.Alerts = append(vm.Alerts, projectionAlert(a))
+	}
+	for _, sl := range ov.Slots {
+		p := views.SlotPanel{Name: sl.Name, Plugin: sl.Plugin, Active: sl.Active, Retained: "—", WALStatus: "—", SafeWAL: "unlimited", ConfirmedFlushLSN: "—", Warn: sl.Warn}
+		if sl.ConfirmedFlushLSN != nil {
+			p.ConfirmedFlushLSN = *sl.ConfirmedFlushLSN
+		}
+		if sl.RetainedBytes != nil {
+			p.RetainedBytes = *sl.RetainedBytes
+			p.Retained = projections.Bytes(*sl.RetainedBytes)
+		}
+		if sl.WALStatus != nil {
+			p.WALStatus = *sl.WALStatus
+		}
+		if sl.SafeWALSize != nil {
+			p.SafeWAL = projections.Bytes(*sl.SafeWALSize)
+		}
+		vm.Slots = append(vm.Slots, p)
+	}
+	return vm, nil
+}
+
+// panel turns a computed projection into its card.
+func (s *Server) panel(p *projections.Projection, now time.Time, hist []projections.HistoryPoint, w, h int) views.ProjectionPanel {
+	vp := views.ProjectionPanel{
+		Name:         p.Name,
+		Status:       string(p.Status),
+		Position:     p.Position,
+		NeverWrote:   p.UpdatedAt == nil,
+		LagEvents:    p.LagEvents,
+		LagSeconds:   p.LagSeconds,
+		Rate:         "—",
+		ETA:          "—",
+		ErrorCount:   p.ErrorCount,
+		NextPosition: p.NextPosition,
+		Anomalies:    p.Anomalies,
+		LastProgress: "—",
+	}
+	if p.Rate != nil {
+		vp.Rate = views.Compact(*p.Rate) + "/s"
+		if *p.Rate > 0 && *p.Rate < 10 {
+			vp.Rate = fmt.Sprintf("%.2f/s", *p.Rate)
+		}
+	}
+	if p.ETASeconds != nil {
+		vp.ETA = views.Seconds(*p.ETASeconds)
+		if *p.ETASeconds == 0 {
+			vp.ETA = "now"
+		}
+	} else if p.LagEvents > 0 {
+		vp.ETA = "not moving"
+	}
+	if p.LastError != nil {
+		vp.LastError = *p.LastError
+	}
+	if p.UpdatedAt != nil {
+		vp.UpdatedAt = *p.UpdatedAt
+	}
+	if !p.LastProgressAt.IsZero() {
+		vp.LastProgress = views.Seconds(now.Sub(p.LastProgressAt).Seconds()) + " ago"
+	}
+	for _, a := range p.Alerts {
+		vp.Alerts = append(vp.Alerts, projectionAlert(a))
+	}
+	if s.deps.Drift != nil {
+		_, err := s.deps.Drift.Mapping(p.Name)
+		vp.HasDrift = err == nil
+	}
+	values := make([]float64, len(hist))
+	for i, pt := range hist {
+		values[i] = float64(pt.LagEvents)
+	}
+	vp.Sparkline = views.NewSparkline(values, w, h)
+	return vp
+}
+
+func projectionAlert(a projections.Alert) views.Banner {
+	return views.Banner{Level: a.Level, Text: a.Message, Href: "/projections"}
+}
+
+// historyWindows are the windows of the history chart.
+var historyWindows = map[string]time.Duration{"15m": 15 * time.Minute, "1h": time.Hour, "24h": 24 * time.Hour}
+
+// showProjection is GET /projections/{name}: the history chart, what the
+// projection is working on (or stuck on), its errors.
+func (s *Server) showProjection(c echo.Context) error {
+	if err := s.requireProjections(); err != nil {
+		return err
+	}
+	name := c.Param("name")
+	window := c.QueryParam("window")
+	if window == "" {
+		window = "1h"
+	}
+	span, ok := historyWindows[window]
+	if !ok {
+		return badRequest("window", "%q is not one of 15m, 1h, 24h", window)
+	}
+	ctx := c.Request().Context()
+	mon := s.deps.Projections
+	p, head, err := mon.Projection(ctx, name)
+	if err != nil {
+		return projectionError(err)
+	}
+	now := mon.Now()
+	bucket := span / 120
+	hist, err := mon.History(ctx, name, now.Add(-span), bucket)
+	if err != nil {
+		return err
+	}
+	next, err := mon.Unprocessed(ctx, p.Position, 20)
+	if err != nil {
+		return err
+	}
+	if wantsJSON(c) {
+		points := hist[name]
+		if points == nil {
+			points = []projections.HistoryPoint{}
+		}
+		return s.render(c, http.StatusOK, projectionDetailJSON{Projection: p, Window: window, History: points, Unprocessed: next}, nil)
+	}
+	vm := views.ProjectionDetailVM{
+		Panel:        s.panel(p, now, hist[name], 300, 44),
+		Window:       window,
+		Windows:      []string{"15m", "1h", "24h"},
+		Unprocessed:  eventRows(next, true),
+		HeadPosition: head.Position,
+	}
+	values := make([]float64, len(hist[name]))
+	var hi int64
+	for i, pt := range hist[name] {
+		values[i] = float64(pt.LagEvents)
+		hi = max(hi, pt.LagEvents)
+	}
+	vm.Chart = views.Chart{Line: views.NewSparkline(values, 720, 180), YMax: views.Thousands(hi), Points: len(values)}
+	if len(hist[name]) > 0 {
+		vm.Chart.From, vm.Chart.To = hist[name][0].At, hist[name][len(hist[name])-1].At
+	}
+	return s.renderHTML(c, http.StatusOK, views.ProjectionDetailPage(s.chrome(c, name+" · Projections", "projections"), vm))
+}
+
+type projectionDetailJSON struct {
+	Projection  *projections.Projection    `json:"projection"`
+	Window      string                     `json:"window"`
+	History     []projections.HistoryPoint `json:"history"`
+	Unprocessed any                        `json:"unprocessed"`
+}
+
+// projectionError maps the package's typed errors to HTTP errors.
+func projectionError(err error) error {
+	switch {
+	case errors.Is(err, projections.ErrUnknownProjection), errors.Is(err, projections.ErrNoDriftMapping), errors.Is(err, projections.ErrUnknownJob):
+		return notFound("%s", err.Error())
+	}
+	return err
+}
+
+// ProjectionBanners is the overview's (and every page's) banner source for
+// projection and slot alerts. It caches the computation for a second: it
+// runs on every page view.
+func ProjectionBanners(mon *projections.Monitor) BannerSource {
+	var (
+		mu      sync.Mutex
+		at      time.Time
+		banners []views.Banner
+	)
+	return func(ctx context.Context) []views.Banner {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) < time.Second {
+			return banners
+		}
+		ov, err := mon.Overview(ctx)
+		if err != nil {
+			return banners
+		}
+		at, banners = time.Now(), nil
+		for _, a := range ov.Alerts {
+			if a.Kind == "stalled" || a.Kind == "failing" || a.Kind == "lag_events" || a.Kind == "lag_seconds" || a.Kind == "retained_wal" || a.Kind == "wal_lost" {
+				b := projectionAlert(a)
+				if a.Kind != "retained_wal" && a.Kind != "wal_lost" {
+					b.Href = "/projections/" + urlPathEscape(a.Subject)
+				}
+				banners = append(banners, b)
+			}
+		}
+		return banners
+	}
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/auditd/auditd/internal/timetravel"
+	"github.com/auditd/auditd/views"
+)
+
+// maxDiffRowsPage bounds the rows one diff page renders; the JSON has all.
+const maxDiffRowsPage = 2000
+
+// diffChangeJSON is one changed leaf: op is add, remove or replace; old is
+// null for add and new is null for remove. version and event_type name the
+// last event between the two moments that touched the path.
+type diffChangeJSON struct {
+	Path       string    `json:"path"`
+	Op         string    `json:"op"`
+	Old        any       `json:"old"`
+	New        any       `json:"new"`
+	Version    int       `json:"version"`
+	EventType  string    `json:"event_type"`
+	Actor      string    `json:"actor"`
+	RecordedAt time.Time `json:"recorded_at"`
+}
+
+// diffJSON is /streams/{id}/diff as JSON.
+type diffJSON struct {
+	StreamID    string           `json:"stream_id"`
+	StreamType  string           `json:"stream_type"`
+	From        string           `json:"from"`
+	To          string           `json:"to"`
+	FromVersion int              `json:"from_version"`
+	ToVersion   int              `json:"to_version"`
+	Changes     []diffChangeJSON `json:"changes"`
+}
+
+// showDiff is what changed in a stream between ?from and ?to (each v:N or a
+// time; from defaults to before the first event, to to the latest), side by
+// side, each change blamed on the last event that made it.
+func (s *Server) showDiff(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := streamIDParam(c)
+	if err != nil {
+		return err
+	}
+	tz := c.QueryParam("tz")
+	from, err := parseMoment("from", c.QueryParam("from"), tz)
+	if err != nil {
+		return err
+	}
+	to, err := parseMoment("to", c.QueryParam("to"), tz)
+	if err != nil {
+		return err
+	}
+	if !from.hasVersion && from.at.IsZero() {
+		from = moment{version: 0, hasVersion: true}
+	}
+	info, err := s.deps.Store.Stream(ctx, id)
+	if err != nil {
+		return err
+	}
+	fromState, err := s.stateAt(ctx, info, from)
+	if err != nil {
+		return err
+	}
+	toState, err := s.stateAt(ctx, info, to)
+	if err != nil {
+		return err
+	}
+	changes := timetravel.Diff(fromState, toState)
+
+	data := diffJSON{
+		StreamID: info.StreamID, StreamType: info.StreamType, From: from.String(), To: to.String(),
+		FromVersion: fromState.Version, ToVersion: toState.Version, Changes: make([]diffChangeJSON, len(changes)),
+	}
+	if data.To == "" {
+		data.To = "latest"
+	}
+	for i, ch := range changes {
+		data.Changes[i] = diffChangeJSON{Path: ch.Path, Op: ch.Op, Old: ch.Old, New: ch.New,
+			Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, RecordedAt: ch.RecordedAt}
+	}
+
+	diffPath := streamPath(info.StreamID, "/diff")
+	statePath := streamPath(info.StreamID, "/state")
+	share := diffPath + "?from=" + url.QueryEscape(from.String())
+	if to.String() != "" {
+		share += "&to=" + url.QueryEscape(to.String())
+	}
+	vm := views.DiffVM{
+		StreamID: info.StreamID, StreamType: info.StreamType, StreamURL: streamPath(info.StreamID, ""),
+		From: from.String(), To: to.String(),
+		FromVersion: fromState.Version, ToVersion: toState.Version, FromAt: fromState.At, ToAt: toState.At,
+		FromBefore: fromState.BeforeFirstEvent(), ToBefore: toState.BeforeFirstEvent(),
+		FromStateURL: statePath + "?version=" + views.Itoa(fromState.Version),
+		ToStateURL:   statePath + "?version=" + views.Itoa(toState.Version),
+		FromJSON:     views.PrettyJSON(stateDocument(fromState.Data)),
+		ToJSON:       views.PrettyJSON(stateDocument(toState.Data)),
+		FormPath:     diffPath, ShareURL: share, JSONURL: share + "&format=json",
+	}
+	if vm.To == "" {
+		vm.To = "v:" + views.Itoa(toState.Version)
+	}
+	if fromState.Version > toState.Version {
+		vm.Notice = "From is later than to: the changes read backwards, undoing the events in between."
+	}
+	for i, ch := range changes {
+		if i >= maxDiffRowsPage {
+			vm.Hidden = len(changes) - i
+			break
+		}
+		r := views.DiffRow{Path: ch.Path, Op: ch.Op}
+		if ch.Op != timetravel.ChangeAdd {
+			r.Old = jsonText(ch.Old)
+		}
+		if ch.Op != timetravel.ChangeRemove {
+			r.New = jsonText(ch.New)
+		}
+		if ch.Version > 0 {
+			// A change knows its event's version, not its position: link
+			// to the timeline at that version.
+			r.Blame = &views.BlameVM{Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, At: ch.RecordedAt,
+				EventURL: vm.StreamURL + "?version=" + views.Itoa(ch.Version)}
+		}
+		vm.Rows = append(vm.Rows, r)
+	}
+	title := "Diff of " + info.StreamID
+	return s.render(c, http.StatusOK, data, views.DiffPage(s.chrome(c, title, "streams"), vm))
+}

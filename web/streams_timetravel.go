@@ -1,0 +1,200 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/timetravel"
+	"github.com/auditd/auditd/views"
+)
+
+// streamIDParam reads the {stream_id} path segment. Echo matches on the raw
+// path when the URL has escapes its decoded form cannot express (an id
+// with a "/" arrives as %2F): the parameter is then still escaped.
+func streamIDParam(c echo.Context) (string, error) {
+	id := c.Param("id")
+	if c.Request().URL.RawPath != "" {
+		u, err := url.PathUnescape(id)
+		if err != nil {
+			return "", badRequest("stream_id", "%q is not a valid URL path segment", id)
+		}
+		id = u
+	}
+	if strings.TrimSpace(id) == "" {
+		return "", badRequest("stream_id", "empty")
+	}
+	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) || len(id) > 1024 {
+		return "", badRequest("stream_id", "not a stream id")
+	}
+	return id, nil
+}
+
+// streamPath is the URL path of a stream's page plus suffix ("", "/state", …).
+func streamPath(streamID, suffix string) string {
+	return "/streams/" + url.PathEscape(streamID) + suffix
+}
+
+// defaultFolder folds with the zero configuration (merge patches) when the
+// server runs without a time-travel service (tests, tools).
+var defaultFolder = timetravel.NewFolder(nil)
+
+// folder is the reducer configuration pages fold with: the service's.
+func (s *Server) folder() *timetravel.Folder {
+	if s.deps.TimeTravel != nil {
+		return s.deps.TimeTravel.Folder()
+	}
+	return defaultFolder
+}
+
+// stateAfter returns the stream's state after version v (the empty state for
+// v = 0), for the per-event changes of a page that starts at v+1. The
+// service answers from its newest snapshot at or before v plus the tail, so
+// a page at depth 100,000 costs what a page at depth 100 costs.
+func (s *Server) stateAfter(ctx context.Context, si eventstore.StreamInfo, v int) (*timetravel.State, error) {
+	if v <= 0 {
+		return timetravel.NewState(si.StreamID, si.StreamType), nil
+	}
+	if s.deps.TimeTravel != nil {
+		return s.deps.TimeTravel.StateOf(ctx, si, timetravel.AtVersion(v))
+	}
+	st := timetravel.NewState(si.StreamID, si.StreamType)
+	f := s.folder()
+	for after := 0; after < v; {
+		evs, err := s.deps.Store.ReadStream(ctx, eventstore.StreamQuery{StreamID: si.StreamID, After: after, MaxVersion: v, Limit: eventstore.MaxPageSize})
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		f.Fold(st, evs)
+		after = evs[len(evs)-1].Version
+	}
+	return st, nil
+}
+
+// changeRow is one per-event change in JSON.
+type changeRow struct {
+	Path string `json:"path"`
+	Op   string `json:"op"`
+	Old  any    `json:"old,omitempty"`
+	New  any    `json:"new,omitempty"`
+}
+
+// stepRows folds events (ascending, starting right after st) into st and
+// returns each event's row with what it changed, its fold errors and its
+// upcast payload, plus the same for JSON.
+func (s *Server) stepRows(st *timetravel.State, events []eventstore.Event, showStream bool) ([]views.EventRow, []timelineEvent) {
+	f := s.folder()
+	rows := make([]views.EventRow, len(events))
+	out := make([]timelineEvent, len(events))
+	for i := range events {
+		ev := &events[i]
+		row := eventRow(ev, showStream)
+		te := timelineEvent{Event: *ev, Changes: []changeRow{}}
+		if st != nil {
+			nErr := len(st.Errors)
+			for _, ch := range f.Step(st, ev) {
+				row.Changes = append(row.Changes, views.Change{
+					Path: ch.Path, Op: ch.Op, Old: jsonText(ch.Old), New: jsonText(ch.New),
+					Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, At: ch.RecordedAt,
+				})
+				te.Changes = append(te.Changes, changeRow{Path: ch.Path, Op: ch.Op, Old: ch.Old, New: ch.New})
+			}
+			var msgs []string
+			for _, fe := range st.Errors[min(nErr, len(st.Errors)):] {
+				if fe.Version == ev.Version {
+					msgs = append(msgs, foldErrorText(fe))
+				}
+			}
+			if len(msgs) > 0 {
+				row.FoldError = strings.Join(msgs, "; ")
+				te.FoldErrors = msgs
+			}
+		}
+		// The upcast payload is shown only when upcasters changed something.
+		if p, sv, err := f.Upcast(ev); err == nil && sv != max(ev.SchemaVersion, 1) {
+			if pretty := views.PrettyJSON(p); pretty != row.Payload {
+				row.UpcastPayload = pretty
+				te.UpcastPayload = p
+				te.UpcastSchemaVersion = sv
+			}
+		}
+		rows[i] = row
+		out[i] = te
+	}
+	return rows, out
+}
+
+// timelineEvent is one event of the timeline in JSON, with its changes.
+type timelineEvent struct {
+	eventstore.Event
+	Changes             []changeRow     `json:"changes"`
+	FoldErrors          []string        `json:"fold_errors,omitempty"`
+	UpcastPayload       json.RawMessage `json:"upcast_payload,omitempty"`
+	UpcastSchemaVersion int             `json:"upcast_schema_version,omitempty"`
+}
+
+// foldErrorText is a fold error as the row shows it.
+func foldErrorText(fe timetravel.FoldError) string {
+	switch fe.Stage {
+	case timetravel.StageRule:
+		return fmt.Sprintf("rule %d (%s %s): %s", fe.Rule, fe.Op, fe.Path, fe.Message)
+	default:
+		return fe.Stage + ": " + fe.Message
+	}
+}
+
+// jsonText renders a state value as compact JSON for the change list.
+func jsonText(v any) string {
+	if v == nil {
+		return "null"
+	}
+	// No HTML escaping: templ escapes, and people must read "<", not "\u003c".
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	r := []rune(strings.TrimSuffix(buf.String(), "\n"))
+	if len(r) > 300 {
+		return string(r[:300]) + "…"
+	}
+	return string(r)
+}
+
+// stateAtTime returns the stream's state after every event recorded at or
+// before t (all events for a zero t), from the service's snapshots when it
+// runs, else by folding from the first event.
+func (s *Server) stateAtTime(ctx context.Context, si eventstore.StreamInfo, t time.Time) (*timetravel.State, error) {
+	if s.deps.TimeTravel != nil {
+		p := timetravel.Point{}
+		if !t.IsZero() {
+			p = timetravel.AtTime(t)
+		}
+		return s.deps.TimeTravel.StateOf(ctx, si, p)
+	}
+	st := timetravel.NewState(si.StreamID, si.StreamType)
+	f := s.folder()
+	for after := 0; ; {
+		evs, err := s.deps.Store.ReadStream(ctx, eventstore.StreamQuery{StreamID: si.StreamID, After: after, Until: t, Limit: eventstore.MaxPageSize})
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) == 0 {
+			return st, nil
+		}
+		f.Fold(st, evs)
+		after = evs[len(evs)-1].Version
+	}
+}
