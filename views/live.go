@@ -8,7 +8,7 @@ type LiveVM struct {
 	StreamID   string
 	StreamType string
 	EventType  string
-	SSEURL     string // /live/events with the filters
+	SSEURL     string     // /live/events with the filters
 	Recent     []EventRow // newest first, from the resume window
 	Stats      LiveStats
 }

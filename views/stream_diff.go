@@ -41,3 +41,11 @@ func opBadge(op string) string {
 	}
 	return "badge-warn"
 }
+
+// plural is "1 thing" or "n things".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return Itoa(n) + " " + many
+}

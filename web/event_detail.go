@@ -62,7 +62,10 @@ func (s *Server) showEvent(c echo.Context) error {
 		correlated = correlated[:eventstore.MaxCorrelated]
 	}
 
-	info := eventstore.StreamInfo{StreamID: ev.StreamID, StreamType: ev.StreamType}
+	info, err := s.deps.Store.Stream(ctx, ev.StreamID)
+	if err != nil {
+		return err
+	}
 	st, err := s.stateAfter(ctx, info, ev.Version-1)
 	if err != nil {
 		return err

@@ -104,6 +104,11 @@ func (s *Server) liveEvents(c echo.Context) error {
 	if beat <= 0 {
 		beat = 15 * time.Second
 	}
+	linger := s.deps.LiveLinger
+	if linger == 0 {
+		linger = time.Millisecond
+	}
+	var batch bytes.Buffer
 	heartbeat := time.NewTicker(beat)
 	defer heartbeat.Stop()
 	for {
@@ -121,24 +126,24 @@ func (s *Server) liveEvents(c echo.Context) error {
 				return nil
 			}
 		case m := <-sub.C:
-			if write(m.Frame(slot, build)) != nil {
+			// Let the burst this event belongs to arrive, then write it all
+			// at once: at thousands of events per second and a hundred
+			// clients, a syscall and a wake-up per event per client would
+			// cost more than the events themselves. One Write of the whole
+			// batch bypasses the response's small buffer.
+			if linger > 0 {
+				time.Sleep(linger)
+			}
+			batch.Reset()
+			batch.Write(m.Frame(slot, build))
+			for n := len(sub.C); n > 0; n-- {
+				batch.Write((<-sub.C).Frame(slot, build))
+			}
+			if write(batch.Bytes()) != nil || rc.Flush() != nil {
 				return nil
 			}
-			// Write what else is queued before flushing: one syscall for a
-			// burst instead of one per event.
-		drain:
-			for range 64 {
-				select {
-				case m := <-sub.C:
-					if write(m.Frame(slot, build)) != nil {
-						return nil
-					}
-				default:
-					break drain
-				}
-			}
-			if rc.Flush() != nil {
-				return nil
+			if batch.Cap() > 1<<20 {
+				batch = bytes.Buffer{} // do not keep a burst's memory for an idle client
 			}
 		}
 	}

@@ -466,3 +466,33 @@ func TestLiveTamperAlertIsSentAndBannered(t *testing.T) {
 		t.Fatalf("/alerts rows: %q", rows.Text())
 	}
 }
+
+func TestLiveEventsHeartbeatAndNoCompression(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	hub := live.NewHub(live.HubConfig{})
+	srv := New(Config{}, Deps{Pool: db.Pool, Store: eventstore.New(db.Pool), LiveHub: hub, LiveHeartbeat: 20 * time.Millisecond})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { hub.Close(); hs.Close() })
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, hs.URL+"/live/events", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	// A transport that does not add or undo gzip by itself.
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" || resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("Content-Encoding %q, Cache-Control %q", ce, resp.Header.Get("Cache-Control"))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	beats := 0
+	for beats < 2 && sc.Scan() {
+		if sc.Text() == ": heartbeat" {
+			beats++
+		}
+	}
+	if beats < 2 {
+		t.Fatalf("saw %d heartbeats: %v", beats, sc.Err())
+	}
+}

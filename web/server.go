@@ -53,6 +53,9 @@ type Deps struct {
 	// this long (default 30 s); the per-client queue catches slow readers
 	// earlier, this catches dead ones.
 	LiveWriteStall time.Duration
+	// LiveLinger is how long an SSE client's writer waits after an event
+	// for the rest of its burst before flushing (default 1 ms; negative: 0).
+	LiveLinger time.Duration
 
 	// Projections (issue 5 owner adds fields here).
 	Projections *projections.Monitor // nil: /projections answers 503

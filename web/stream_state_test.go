@@ -394,3 +394,43 @@ func TestStateUsesSnapshots(t *testing.T) {
 		t.Errorf("second page: %+v → %+v, v%d", before, after, got.Version)
 	}
 }
+
+// Huge and deeply nested states render bounded pages; the JSON has it all.
+func TestStateHugeAndDeepStates(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var sb strings.Builder
+	sb.WriteString(`{`)
+	for i := 0; i < 2100; i++ {
+		fmt.Fprintf(&sb, `"k%04d":%d,`, i, i)
+	}
+	sb.WriteString(`"deep":` + strings.Repeat(`{"d":`, 60) + `"bottom"` + strings.Repeat(`}`, 60) + `}`)
+	b.append("big-1", "Big", ev("Loaded", sb.String(), ""))
+
+	doc := b.page("/streams/big-1/state", http.StatusOK)
+	rows := doc.Find(`[data-testid=state-row]`)
+	if rows.Length() != maxStateRowsPage || doc.Find(`[data-testid=state-hidden]`).Length() != 1 {
+		t.Errorf("page rows = %d, hidden notice %d", rows.Length(), doc.Find(`[data-testid=state-hidden]`).Length())
+	}
+	// Document order: "deep" sorts first, its 60 levels capped in indentation.
+	bottom := doc.Find(`[data-testid=state-row][data-path="/deep` + strings.Repeat("/d", 60) + `"]`)
+	if bottom.Find(`[data-testid=state-value]`).Text() != `"bottom"` || !bottom.Find(`td`).First().HasClass("depth-12") {
+		t.Errorf("deepest leaf = %q", bottom.Text())
+	}
+	req := httptest.NewRequest(http.MethodGet, "/streams/big-1/state", nil)
+	req.Header.Set("HX-Request", "true")
+	rec := httptest.NewRecorder()
+	b.server.Handler().ServeHTTP(rec, req)
+	frag, err := goquery.NewDocumentFromReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := frag.Find(`[data-testid=state-row]`).Length(); n != maxStateRowsFragment {
+		t.Errorf("fragment rows = %d", n)
+	}
+	var got stateResponse
+	b.getJSONInto("/streams/big-1/state", &got)
+	if len(got.State) != 2101 || len(got.Blame) != 2101 {
+		t.Errorf("JSON has %d fields, %d blamed", len(got.State), len(got.Blame))
+	}
+}

@@ -93,15 +93,16 @@ func (s *Server) showTimeline(c echo.Context) error {
 		}
 		q.After, vm.Highlight = version-1, version
 	case !at.IsZero():
-		last, err := s.deps.Store.ReadStream(ctx, eventstore.StreamQuery{StreamID: id, Backward: true, Until: at, Limit: 1})
+		// One backward probe of the (stream_id, recorded_at) index.
+		v, err := s.deps.Store.VersionAt(ctx, id, at)
 		if err != nil {
 			return err
 		}
-		if len(last) == 0 {
+		if v == 0 {
 			vm.Notice = fmt.Sprintf("No event was recorded at or before %s: the stream starts at %s. Showing its first events.",
 				at.Format(time.RFC3339), info.FirstAt.UTC().Format(time.RFC3339))
 		} else {
-			q.After, vm.Highlight = last[0].Version-1, last[0].Version
+			q.After, vm.Highlight = v-1, v
 		}
 	case before > 0:
 		q.Backward, q.Before = true, before

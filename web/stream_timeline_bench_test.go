@@ -57,10 +57,11 @@ func BenchmarkTimelinePage(b *testing.B) {
 	}
 	b.Logf("loaded %d events in %s", big+small*smallLen, time.Since(start).Round(time.Second))
 
-	// The time-travel service as auditd serve builds it: default snapshot
-	// interval, merge-patch folding (no reducer file).
-	tt := timetravel.NewService(store, nil, nil, timetravel.ServiceOptions{})
-	srv := New(Config{}, Deps{Pool: db.Pool, Store: store, TimeTravel: tt})
+	// The time-travel service as auditd serve builds it (merge-patch
+	// folding, no reducer file), with its default snapshot interval and
+	// with a denser one: a page folds at most interval-1 events after the
+	// newest snapshot before it.
+	var srv *Server
 	get := func(b *testing.B, path string) {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req.Header.Set("Accept", "text/html")
@@ -83,10 +84,18 @@ func BenchmarkTimelinePage(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/page")
 		b.ReportMetric(coldMS, "cold-ms")
 	}
+	for _, every := range []int{1000, timetravel.DefaultSnapshotEvery} {
+		tt := timetravel.NewService(store, nil, nil, timetravel.ServiceOptions{SnapshotEvery: every})
+		srv = New(Config{}, Deps{Pool: db.Pool, Store: store, TimeTravel: tt})
+		b.Run(fmt.Sprintf("snapshots=%d", every), func(b *testing.B) { timelinePages(b, t0, page) })
+	}
+}
+
+func timelinePages(b *testing.B, t0 time.Time, page func(*testing.B, string)) {
 	for _, c := range []struct{ name, path string }{
 		{"big/first", "/streams/wallet-big?after=0"},
-		{"big/depth=100000", "/streams/wallet-big?after=100000"},
-		{"big/depth=199950", "/streams/wallet-big?after=199950"},
+		{"big/depth=99990", "/streams/wallet-big?after=99990"},
+		{"big/depth=123456", "/streams/wallet-big?after=123456"},
 		{"big/newest", "/streams/wallet-big"},
 		{"big/at-time", "/streams/wallet-big?at=" + t0.Add(150_000*time.Second).Format(time.RFC3339)},
 		{"small/middle", "/streams/wallet-0400?after=500"},

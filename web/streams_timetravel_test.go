@@ -43,6 +43,12 @@ func TestTimelineFoldsWithTheServiceReducers(t *testing.T) {
 	if total.Find(".old").Text() != "1275" || total.Find(".new").Text() != "1326" {
 		t.Errorf("v51 total change = %q", total.Text())
 	}
+	// The event page folds from the service too: the same change, no error.
+	detail := b.page("/events/"+first.AttrOr("data-position", ""), http.StatusOK).Find(`[data-testid=event-detail]`)
+	if got := detail.Find(`.change`).Text(); !strings.Contains(got, "1275") || !strings.Contains(got, "1326") ||
+		detail.Find(`[data-testid=fold-error]`).Length() != 0 {
+		t.Errorf("event page changes = %q, fold error %q", got, detail.Find(`[data-testid=fold-error]`).Text())
+	}
 	if first.Find(`[data-testid=upcast-payload]`).Length() != 0 {
 		t.Error("an upcast payload equal to the stored one is shown")
 	}

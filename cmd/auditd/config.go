@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/auditd/auditd/internal/timetravel"
 	"io"
 	"log/slog"
 	"os"
@@ -18,8 +19,11 @@ type config struct {
 	DataDir     string
 	Listen      string
 	Reducers    string
-	LogLevel    string
-	LogFormat   string
+	// SnapshotEvery is how often (in versions) time travel snapshots a
+	// folded state; negative turns snapshots off.
+	SnapshotEvery int
+	LogLevel      string
+	LogFormat     string
 
 	// reducersData is the reducers file's content when it does not come
 	// from --reducers (the demo's built-in file); see reducersFile.
@@ -63,6 +67,7 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 	case "serve", "demo":
 		fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
 		fs.StringVar(&cfg.Reducers, "reducers", "", "reducer/upcaster JSON file for time travel (empty: merge-patch folding; the demo uses its own)")
+		fs.IntVar(&cfg.SnapshotEvery, "snapshot-every", timetravel.DefaultSnapshotEvery, "time travel: snapshot a stream's state every N versions (lower: faster state reads, more rows in auditd.snapshots; -1: no snapshots)")
 		fs.StringVar(&cfg.Publication, "publication", "auditd_events", "logical replication publication name")
 		fs.StringVar(&cfg.Slot, "slot", "auditd", "logical replication slot name")
 		fs.BoolVar(&cfg.NoLive, "no-live", false, "do not consume logical replication (no live updates)")

@@ -78,7 +78,10 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 			}
 			logger.Info("time travel reducers loaded", "source", source, "fingerprint", ttCfg.Fingerprint()[:12])
 		}
-		deps.TimeTravel = timetravel.NewService(store, ttCfg, logger, timetravel.ServiceOptions{})
+		if cfg.SnapshotEvery == 0 {
+			return fmt.Errorf("--snapshot-every must not be 0: use a positive interval, or -1 for no snapshots")
+		}
+		deps.TimeTravel = timetravel.NewService(store, ttCfg, logger, timetravel.ServiceOptions{SnapshotEvery: cfg.SnapshotEvery})
 	}
 
 	// wiring: live (issue 4 owner edits only this block)

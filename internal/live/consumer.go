@@ -407,7 +407,7 @@ func (c *Consumer) handle(ctx context.Context, xld pglogrepl.XLogData, rels map[
 			}
 		}
 	case *pglogrepl.CommitMessage:
-		c.commit(ctx, m, tx)
+		return c.commit(ctx, m, tx)
 	}
 	return nil
 }
@@ -442,8 +442,31 @@ func (c *Consumer) addTamper(tx *txState, kind string, r *relation, t *pglogrepl
 }
 
 // commit hands the transaction to the hub; only then may its LSN be
-// confirmed.
-func (c *Consumer) commit(ctx context.Context, m *pglogrepl.CommitMessage, tx *txState) {
+// confirmed. Tamper alerts are recorded first: when that fails the
+// transaction is not confirmed, and the error makes the stream reconnect so
+// that the slot sends it again (the hub drops the events it already has).
+func (c *Consumer) commit(ctx context.Context, m *pglogrepl.CommitMessage, tx *txState) error {
+	var fresh []*Alert
+	for _, kind := range []string{"update", "delete", "truncate"} {
+		a := tx.tamper[kind]
+		if a == nil {
+			continue
+		}
+		a.CommittedAt = m.CommitTime
+		c.logger.Error("live: TAMPERING: events changed in the WAL", "kind", kind, "rows", a.Rows, "commit_lsn", a.CommitLSN, "xid", a.Xid)
+		if c.alerts == nil {
+			a.DetectedAt = time.Now()
+			fresh = append(fresh, a)
+			continue
+		}
+		isNew, err := c.alerts.Record(ctx, a)
+		if err != nil {
+			return err
+		}
+		if isNew {
+			fresh = append(fresh, a)
+		}
+	}
 	n := 0
 	if len(tx.events) > 0 {
 		n = c.hub.PublishTx(uint64(m.CommitLSN), tx.events)
@@ -452,24 +475,8 @@ func (c *Consumer) commit(ctx context.Context, m *pglogrepl.CommitMessage, tx *t
 		cp := tx.lags[i]
 		c.hub.Broadcast(&Message{Kind: KindLag, Checkpoint: &cp})
 	}
-	for _, kind := range []string{"update", "delete", "truncate"} {
-		a := tx.tamper[kind]
-		if a == nil {
-			continue
-		}
-		a.CommittedAt = m.CommitTime
-		c.logger.Error("live: TAMPERING: events changed in the WAL", "kind", kind, "rows", a.Rows, "commit_lsn", a.CommitLSN, "xid", a.Xid)
-		fresh := true
-		if c.alerts != nil {
-			var err error
-			if fresh, err = c.alerts.Record(ctx, a); err != nil {
-				c.logger.Error("live: unable to record tamper alert", "error", err)
-				a.DetectedAt = time.Now()
-			}
-		}
-		if fresh {
-			c.hub.Broadcast(&Message{Kind: KindAlert, Alert: a})
-		}
+	for _, a := range fresh {
+		c.hub.Broadcast(&Message{Kind: KindAlert, Alert: a})
 	}
 	now := time.Now()
 	c.mu.Lock()
@@ -483,6 +490,7 @@ func (c *Consumer) commit(ctx context.Context, m *pglogrepl.CommitMessage, tx *t
 	c.mu.Unlock()
 	tx.active = false
 	tx.events, tx.lags, tx.tamper = tx.events[:0], tx.lags[:0], nil
+	return nil
 }
 
 // sendStatus confirms what the hub holds: never past the oldest event of

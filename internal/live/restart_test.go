@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auditd/auditd/internal/pgembed"
+	"github.com/auditd/auditd/internal/pgtest"
 	"github.com/auditd/auditd/internal/schema"
 )
 
@@ -66,6 +67,37 @@ func TestConsumerReconnectsAfterPostgresRestart(t *testing.T) {
 	if !st.Connected || st.Reconnects < 1 || st.EventsTotal != 2 {
 		t.Fatalf("stats after restart %+v", st)
 	}
+	select {
+	case m := <-sub.C:
+		t.Fatalf("unexpected extra message %+v", m)
+	default:
+	}
+}
+
+// TestConsumerReconnectsWhenConnectionDrops kills the walsender mid-stream:
+// the consumer reconnects, resumes from the slot and drops what the slot
+// re-sends.
+func TestConsumerReconnectsWhenConnectionDrops(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	hub := NewHub(HubConfig{})
+	slot := testSlot()
+	c := startConsumer(t, db.Pool, db.ConnString, slot, hub)
+	sub, _ := hub.Subscribe(Filter{}, nil)
+	first := insertEvent(t, db.Pool, "w", 1, "Opened")
+	if m := nextEvent(t, sub); m.Event.Position != first {
+		t.Fatalf("got %d, want %d", m.Event.Position, first)
+	}
+	ctx := t.Context()
+	var killed bool
+	if err := db.Pool.QueryRow(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&killed); err != nil || !killed {
+		t.Fatalf("terminate walsender: %v, %v", killed, err)
+	}
+	second := insertEvent(t, db.Pool, "w", 2, "Renamed")
+	if m := nextEvent(t, sub); m.Event.Position != second {
+		t.Fatalf("after the drop got %d, want %d (a re-delivered duplicate?)", m.Event.Position, second)
+	}
+	waitFor(t, "the reconnect to be counted", func() (bool, error) { return c.Stats().Reconnects >= 1 && c.Stats().Connected, nil })
 	select {
 	case m := <-sub.C:
 		t.Fatalf("unexpected extra message %+v", m)

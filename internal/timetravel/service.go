@@ -14,7 +14,7 @@ import (
 // DefaultSnapshotEvery is how often (in versions) a fold writes a snapshot
 // when ServiceOptions.SnapshotEvery is zero. A state at any moment then
 // folds at most this many events after one snapshot read.
-const DefaultSnapshotEvery = 1000
+const DefaultSnapshotEvery = 250
 
 // DefaultMaxSnapshotBytes bounds one snapshot: a state this large is cheaper
 // to fold again than to store a hundred times over.

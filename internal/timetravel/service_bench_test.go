@@ -16,10 +16,15 @@ func BenchmarkStateAt(b *testing.B) {
 	const n = 100_000
 	ctx := b.Context()
 	store := seedWallet(b, "wallet-big", n)
-	withSnapshots := newService(b, store, serviceWalletRules, 0) // default: every 1000 events
+	withSnapshots := newService(b, store, serviceWalletRules, 0) // default: every DefaultSnapshotEvery events
 	fullFold := newService(b, store, serviceWalletRules, -1)
 
 	start := time.Now()
+	if _, err := fullFold.StateAt(ctx, "wallet-big", Point{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("full fold of %d events: %s", n, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 	if _, err := withSnapshots.StateAt(ctx, "wallet-big", Point{}); err != nil {
 		b.Fatal(err)
 	}
