@@ -271,16 +271,47 @@ func ProjectionBanners(mon *projections.Monitor) BannerSource {
 		if err != nil {
 			return banners
 		}
-		at, banners = time.Now(), nil
-		for _, a := range ov.Alerts {
-			if a.Kind == "stalled" || a.Kind == "failing" || a.Kind == "lag_events" || a.Kind == "lag_seconds" || a.Kind == "retained_wal" || a.Kind == "wal_lost" {
-				b := projectionAlert(a)
-				if a.Kind != "retained_wal" && a.Kind != "wal_lost" {
-					b.Href = "/projections/" + urlPathEscape(a.Subject)
-				}
-				banners = append(banners, b)
-			}
-		}
+		at = time.Now()
+		banners = headerBanners(ov.Alerts)
 		return banners
 	}
+}
+
+// headerBanners turns threshold alerts into header banners: one per
+// projection or slot (its most severe alert, with a count of the others),
+// so that a projection breaching three thresholds takes one line, not three.
+func headerBanners(alerts []projections.Alert) []views.Banner {
+	var out []views.Banner
+	index := map[string]int{}
+	extra := map[string]int{}
+	for _, a := range alerts {
+		switch a.Kind {
+		case "stalled", "failing", "lag_events", "lag_seconds", "retained_wal", "wal_lost":
+		default:
+			continue
+		}
+		key := a.Kind[:1] + ":" + a.Subject
+		if a.Kind != "retained_wal" && a.Kind != "wal_lost" {
+			key = "p:" + a.Subject
+		}
+		b := projectionAlert(a)
+		if a.Kind != "retained_wal" && a.Kind != "wal_lost" {
+			b.Href = "/projections/" + urlPathEscape(a.Subject)
+		}
+		i, seen := index[key]
+		if !seen {
+			index[key] = len(out)
+			out = append(out, b)
+			continue
+		}
+		extra[key]++
+		if b.Level == "danger" && out[i].Level != "danger" {
+			out[i] = b
+		}
+	}
+	for key, n := range extra {
+		i := index[key]
+		out[i].Text += fmt.Sprintf(" (+%d more)", n)
+	}
+	return out
 }
