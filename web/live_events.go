@@ -109,6 +109,7 @@ func (s *Server) liveEvents(c echo.Context) error {
 		linger = time.Millisecond
 	}
 	var batch bytes.Buffer
+	var msgs []*live.Message
 	heartbeat := time.NewTicker(beat)
 	defer heartbeat.Stop()
 	for {
@@ -125,7 +126,7 @@ func (s *Server) liveEvents(c echo.Context) error {
 			if write([]byte(": heartbeat\n\n")) != nil || rc.Flush() != nil {
 				return nil
 			}
-		case m := <-sub.C:
+		case <-sub.Wake():
 			// Let the burst this event belongs to arrive, then write it all
 			// at once: at thousands of events per second and a hundred
 			// clients, a syscall and a wake-up per event per client would
@@ -134,11 +135,15 @@ func (s *Server) liveEvents(c echo.Context) error {
 			if linger > 0 {
 				time.Sleep(linger)
 			}
-			batch.Reset()
-			batch.Write(m.Frame(slot, build))
-			for n := len(sub.C); n > 0; n-- {
-				batch.Write((<-sub.C).Frame(slot, build))
+			msgs = sub.Take(msgs[:0])
+			if len(msgs) == 0 {
+				continue // cut off (Done is closed) or nothing new
 			}
+			batch.Reset()
+			for _, m := range msgs {
+				batch.Write(m.Frame(slot, build))
+			}
+			clear(msgs)
 			if write(batch.Bytes()) != nil || rc.Flush() != nil {
 				return nil
 			}

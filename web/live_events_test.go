@@ -318,11 +318,16 @@ func TestLiveEventsAuditdRestartMidStream(t *testing.T) {
 	// the client.
 	probe, _ := st1.hub.Subscribe(live.Filter{}, nil)
 	for v := 6; v <= 7; v++ {
-		want = append(want, sqlInsert(t, db, "w", v))
-		select {
-		case <-probe.C:
-		case <-time.After(10 * time.Second):
-			t.Fatal("hub did not get the event")
+		pos := sqlInsert(t, db, "w", v)
+		want = append(want, pos)
+		var got []*live.Message
+		for len(got) == 0 || got[len(got)-1].Event.Position != pos {
+			select {
+			case <-probe.Wake():
+				got = probe.Take(got)
+			case <-time.After(10 * time.Second):
+				t.Fatal("hub did not get the event")
+			}
 		}
 	}
 	stop1()

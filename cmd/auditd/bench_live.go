@@ -126,7 +126,7 @@ func runBenchLive(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, table)
 	if b.Out != "" {
-		if err := writeLiveSection(b.Out, "auditd bench live "+strings.Join(args, " "), table); err != nil {
+		if err := writeLiveSection(b.Out, strings.TrimSpace("auditd bench live "+strings.Join(args, " ")), table); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "\nwritten to", b.Out)
@@ -440,11 +440,16 @@ func (b *liveBench) latency(ctx context.Context) ([]benchRow, string, func(), er
 	probeDone := make(chan struct{})
 	go func() {
 		defer close(probeDone)
+		var msgs []*live.Message
 		for {
 			select {
-			case m := <-probe.C:
-				if m.Kind == live.KindEvent {
-					hubSamples = append(hubSamples, sample{m.Event.Position, time.Now()})
+			case <-probe.Wake():
+				now := time.Now()
+				msgs = probe.Take(msgs[:0])
+				for _, m := range msgs {
+					if m.Kind == live.KindEvent {
+						hubSamples = append(hubSamples, sample{m.Event.Position, now})
+					}
 				}
 			case <-probe.Done():
 				return
@@ -669,8 +674,10 @@ const liveBenchNotes = `
   publishing it to a hub) until it has processed the same end LSN. Rounds alternate; medians are
   compared.
 - Memory: resident set growth of the process after opening the idle SSE connections (raw sockets in
-  the same process, so the figure is essentially the server side: goroutine, buffers and queue per
-  subscriber).
+  the same process, so the figure is essentially the server side: goroutine, connection buffers and
+  a cursor into the shared window per subscriber).
+- The machine is shared with other work: figures move with its load, so compare runs made at
+  similar load averages (printed above).
 `
 
 // writeLiveSection replaces (or appends) the `## Live` section of path,

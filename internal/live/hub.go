@@ -99,10 +99,16 @@ type HubConfig struct {
 	// the window is also what the replication slot retains, so on a quiet
 	// events table it must not pin WAL for ever.
 	MaxAge time.Duration
-	// Buffer is each subscriber's queue length (default 1024). A subscriber
-	// whose queue is full is cut off with a resync.
+	// Buffer is how many matching events a subscriber may have unread
+	// (default 4096, at most Window). Unread events are not copied per
+	// subscriber: each keeps its place in the shared window, so a burst
+	// costs no memory per client. A subscriber further behind, or whose
+	// unread events left the window, is cut off with a resync.
 	Buffer int
 }
+
+// maxExtra bounds the alerts and lag messages queued for one subscriber.
+const maxExtra = 256
 
 // HubStats is the hub's state for metrics.
 type HubStats struct {
@@ -121,6 +127,7 @@ type Hub struct {
 	ring   []*Message // circular; ring[head] is the oldest of n
 	head   int
 	n      int
+	seq    uint64 // sequence number of the next event appended; ring[head] has seq-n
 	floor  Cursor // every event after floor is in the ring or still to come
 	last   Cursor // newest published event; older re-deliveries are dropped
 	subs   map[*Subscription]struct{}
@@ -137,8 +144,9 @@ func NewHub(cfg HubConfig) *Hub {
 		cfg.MaxAge = 10 * time.Minute
 	}
 	if cfg.Buffer <= 0 {
-		cfg.Buffer = 1024
+		cfg.Buffer = 4096
 	}
+	cfg.Buffer = min(cfg.Buffer, cfg.Window)
 	return &Hub{cfg: cfg, ring: make([]*Message, cfg.Window), subs: map[*Subscription]struct{}{}}
 }
 
@@ -179,10 +187,27 @@ func (h *Hub) PublishTx(commitLSN uint64, events []eventstore.Event) int {
 		}
 		h.ring[(h.head+h.n)%len(h.ring)] = m
 		h.n++
+		h.seq++
 		added++
 		for s := range h.subs {
 			if s.filter.match(m.Event) && s.after.Less(c) {
-				h.sendLocked(s, m)
+				if s.pending == 0 {
+					s.firstPending = h.seq - 1
+				}
+				s.pending++
+			}
+		}
+	}
+	if added > 0 {
+		for s := range h.subs {
+			switch {
+			case s.pending > h.cfg.Buffer:
+				// One slow client must neither hold up the others nor make
+				// the hub keep events for it.
+				h.cutOff++
+				h.removeLocked(s, ReasonSlow)
+			case s.pending > 0:
+				s.wakeUp()
 			}
 		}
 	}
@@ -199,18 +224,13 @@ func (h *Hub) Broadcast(m *Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
-		h.sendLocked(s, m)
-	}
-}
-
-// sendLocked queues m for s, or cuts s off when its queue is full: one slow
-// client must neither hold up the others nor make the hub buffer for it.
-func (h *Hub) sendLocked(s *Subscription, m *Message) {
-	select {
-	case s.ch <- m:
-	default:
-		h.cutOff++
-		h.removeLocked(s, ReasonSlow)
+		if len(s.extra) >= maxExtra {
+			h.cutOff++
+			h.removeLocked(s, ReasonSlow)
+			continue
+		}
+		s.extra = append(s.extra, m)
+		s.wakeUp()
 	}
 }
 
@@ -220,6 +240,7 @@ func (h *Hub) removeLocked(s *Subscription, r Reason) {
 	}
 	delete(h.subs, s)
 	s.reason = r
+	s.extra = nil
 	close(s.done)
 }
 
@@ -268,21 +289,35 @@ const (
 	ReasonClosed        // the hub is shutting down or the subscriber left
 )
 
-// Subscription is one client's feed. Read Backlog first, then C until Done
-// is closed.
+// Subscription is one client's feed. Read Backlog first, then call Take
+// each time Wake receives, until Done is closed.
 type Subscription struct {
 	// Backlog holds the window's events after the requested cursor.
 	Backlog []*Message
-	// C delivers messages published after Subscribe returned.
-	C <-chan *Message
 
 	hub    *Hub
-	ch     chan *Message
+	wake   chan struct{} // capacity 1: "there is something to take"
 	done   chan struct{}
 	filter Filter
-	after  Cursor
+	after  Cursor // events at or before it are not delivered
 	reason Reason
+	// next is the window sequence number Take looks at next; pending counts
+	// the matching events from there on, the first of them at firstPending.
+	next         uint64
+	pending      int
+	firstPending uint64
+	extra        []*Message // alerts and lag not yet taken
 }
+
+func (s *Subscription) wakeUp() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Wake receives when there may be messages to Take.
+func (s *Subscription) Wake() <-chan struct{} { return s.wake }
 
 // Done is closed when the subscription ends; Reason then says why.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
@@ -301,6 +336,37 @@ func (s *Subscription) Close() {
 	s.hub.removeLocked(s, ReasonClosed)
 }
 
+// Take appends to buf what was published since the last Take: alerts and
+// lag first, then the matching events in commit order. A subscriber whose
+// unread events already left the window is cut off (Done closes) instead.
+func (s *Subscription) Take(buf []*Message) []*Message {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; !ok {
+		return buf
+	}
+	oldest := h.seq - uint64(h.n)
+	if s.pending > 0 && s.firstPending < oldest {
+		h.cutOff++
+		h.removeLocked(s, ReasonSlow)
+		return buf
+	}
+	buf = append(buf, s.extra...)
+	clear(s.extra)
+	s.extra = s.extra[:0]
+	if s.pending > 0 {
+		for q := max(s.next, oldest); q < h.seq; q++ {
+			m := h.ring[(h.head+int(q-oldest))%len(h.ring)]
+			if s.filter.match(m.Event) && s.after.Less(m.Cursor) {
+				buf = append(buf, m)
+			}
+		}
+	}
+	s.next, s.pending = h.seq, 0
+	return buf
+}
+
 // Subscribe registers a subscriber. With after nil it receives what is
 // published from now on. With a cursor it first receives, in Backlog, every
 // matching event committed after it, then the live feed, with no gap and no
@@ -311,8 +377,7 @@ func (h *Hub) Subscribe(f Filter, after *Cursor) (*Subscription, error) {
 	if h.closed {
 		return nil, ErrClosed
 	}
-	s := &Subscription{hub: h, ch: make(chan *Message, h.cfg.Buffer), done: make(chan struct{}), filter: f}
-	s.C = s.ch
+	s := &Subscription{hub: h, wake: make(chan struct{}, 1), done: make(chan struct{}), filter: f, next: h.seq}
 	if after == nil {
 		s.after = h.last
 	} else {

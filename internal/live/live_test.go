@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,18 +42,54 @@ func startConsumer(t *testing.T, pool *pgxpool.Pool, connString, slot string, hu
 	return c
 }
 
-// next waits for the next message of a subscription.
+// queued holds what Take returned and the tests have not looked at yet.
+var queued = map[*Subscription][]*Message{}
+
+// next waits for the next message of a subscription (one test goroutine
+// per subscription).
 func next(t *testing.T, s *Subscription) *Message {
 	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for len(queuedFor(s)) == 0 {
+		select {
+		case <-s.Wake():
+			setQueued(s, s.Take(queuedFor(s)))
+		case <-s.Done():
+			t.Fatalf("subscription ended (reason %d)", s.Reason())
+		case <-deadline:
+			t.Fatal("no message within 10 s")
+		}
+	}
+	q := queuedFor(s)
+	setQueued(s, q[1:])
+	return q[0]
+}
+
+// pendingMessage reports whether a message is waiting, without blocking.
+func pendingMessage(s *Subscription) *Message {
 	select {
-	case m := <-s.C:
-		return m
-	case <-s.Done():
-		t.Fatalf("subscription ended (reason %d)", s.Reason())
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message within 10 s")
+	case <-s.Wake():
+		setQueued(s, s.Take(queuedFor(s)))
+	default:
+	}
+	if q := queuedFor(s); len(q) > 0 {
+		return q[0]
 	}
 	return nil
+}
+
+var queuedMu sync.Mutex
+
+func queuedFor(s *Subscription) []*Message {
+	queuedMu.Lock()
+	defer queuedMu.Unlock()
+	return queued[s]
+}
+
+func setQueued(s *Subscription, q []*Message) {
+	queuedMu.Lock()
+	defer queuedMu.Unlock()
+	queued[s] = q
 }
 
 // nextEvent skips lag and alert messages.
@@ -167,7 +204,7 @@ func TestHubResumeWindowAndResync(t *testing.T) {
 
 func TestHubCutsOffSlowSubscriber(t *testing.T) {
 	t.Parallel()
-	h := NewHub(HubConfig{Buffer: 2})
+	h := NewHub(HubConfig{Buffer: 2, Window: 100})
 	slow, _ := h.Subscribe(Filter{}, nil)
 	fast, _ := h.Subscribe(Filter{}, nil)
 	for i := range 5 {
@@ -400,5 +437,53 @@ func TestConsumerConfirmsWhileOnlyOtherTablesAreWritten(t *testing.T) {
 	})
 	if hub.Stats().Window != 0 {
 		t.Fatalf("window still holds %d events", hub.Stats().Window)
+	}
+}
+
+func TestHubBurstWithinBufferIsDelivered(t *testing.T) {
+	t.Parallel()
+	h := NewHub(HubConfig{Window: 5000, Buffer: 4000})
+	sub, _ := h.Subscribe(Filter{}, nil)
+	// One transaction of 3,000 events arrives at once: the subscriber has
+	// not read anything yet, and is not cut off.
+	h.PublishTx(10, hubEvents(3000, "burst"))
+	h.PublishTx(20, hubEvents(1, "after"))
+	for i := range 3001 {
+		m := next(t, sub)
+		want := Cursor{LSN: 10, Index: uint32(i)}
+		if i == 3000 {
+			want = Cursor{LSN: 20}
+		}
+		if m.Cursor != want {
+			t.Fatalf("message %d: cursor %v, want %v", i, m.Cursor, want)
+		}
+	}
+	// Beyond the buffer it is cut off, and what it had not read is gone.
+	h.PublishTx(30, hubEvents(4001, "flood"))
+	select {
+	case <-sub.Done():
+	default:
+		t.Fatal("a subscriber 4,001 events behind was not cut off")
+	}
+	if sub.Reason() != ReasonSlow {
+		t.Fatalf("reason %d", sub.Reason())
+	}
+}
+
+func TestHubCutsOffSubscriberWhoseUnreadEventLeftTheWindow(t *testing.T) {
+	t.Parallel()
+	h := NewHub(HubConfig{Window: 10, Buffer: 5})
+	sub, _ := h.Subscribe(Filter{StreamID: "x"}, nil)
+	h.PublishTx(1, hubEvents(1, "x"))
+	for i := range 20 {
+		h.PublishTx(uint64(2+i), hubEvents(1, "other"))
+	}
+	if got := sub.Take(nil); len(got) != 0 {
+		t.Fatalf("took %d messages from a window that lost them", len(got))
+	}
+	select {
+	case <-sub.Done():
+	default:
+		t.Fatal("not cut off")
 	}
 }
