@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,35 +13,18 @@ import (
 
 // logFilters are the /events filters, as given.
 type logFilters struct {
-	StreamID      string    `json:"stream_id,omitempty"`
-	StreamType    string    `json:"stream_type,omitempty"`
-	EventType     string    `json:"event_type,omitempty"`
-	Actor         string    `json:"actor,omitempty"`
-	CorrelationID string    `json:"correlation_id,omitempty"`
-	From          time.Time `json:"from,omitzero"`
-	To            time.Time `json:"to,omitzero"`
+	StreamID   string `json:"stream_id,omitempty"`
+	StreamType string `json:"stream_type,omitempty"`
+	eventFilters
 }
 
 // query renders the filters back as URL parameters; the live endpoint takes
 // the same ones.
 func (f logFilters) query() url.Values {
 	v := url.Values{}
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	set("stream_id", f.StreamID)
-	set("stream_type", f.StreamType)
-	set("event_type", f.EventType)
-	set("actor", f.Actor)
-	set("correlation_id", f.CorrelationID)
-	if !f.From.IsZero() {
-		v.Set("from", f.From.Format(time.RFC3339Nano))
-	}
-	if !f.To.IsZero() {
-		v.Set("to", f.To.Format(time.RFC3339Nano))
-	}
+	setNonEmpty(v, "stream_id", f.StreamID)
+	setNonEmpty(v, "stream_type", f.StreamType)
+	f.eventFilters.addTo(v)
 	return v
 }
 
@@ -59,15 +41,13 @@ type eventsJSON struct {
 func parseLogFilters(c echo.Context) (logFilters, error) {
 	var f logFilters
 	var err error
-	for _, p := range []struct {
-		name string
-		dst  *string
-	}{{"stream_id", &f.StreamID}, {"stream_type", &f.StreamType}, {"event_type", &f.EventType}, {"actor", &f.Actor}, {"correlation_id", &f.CorrelationID}} {
-		if *p.dst, err = queryText(c, p.name); err != nil {
-			return f, err
-		}
+	if f.StreamID, err = queryText(c, "stream_id"); err != nil {
+		return f, err
 	}
-	f.From, f.To, err = queryTimeRange(c, "from", "to")
+	if f.StreamType, err = queryText(c, "stream_type"); err != nil {
+		return f, err
+	}
+	f.eventFilters, err = parseEventFilters(c)
 	return f, err
 }
 

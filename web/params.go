@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -156,4 +157,50 @@ func exclusive(c echo.Context, a, b string) error {
 		return badRequest(b, "%s and %s cannot be combined", a, b)
 	}
 	return nil
+}
+
+// eventFilters are the event-level filters that /events and /streams share,
+// under the same parameter names.
+type eventFilters struct {
+	EventType     string    `json:"event_type,omitempty"`
+	Actor         string    `json:"actor,omitempty"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	From          time.Time `json:"from,omitzero"`
+	To            time.Time `json:"to,omitzero"`
+}
+
+// parseEventFilters reads event_type, actor, correlation_id and the from/to
+// time range; a malformed one is a 400 naming it.
+func parseEventFilters(c echo.Context) (eventFilters, error) {
+	var f eventFilters
+	var err error
+	for _, p := range []struct {
+		name string
+		dst  *string
+	}{{"event_type", &f.EventType}, {"actor", &f.Actor}, {"correlation_id", &f.CorrelationID}} {
+		if *p.dst, err = queryText(c, p.name); err != nil {
+			return f, err
+		}
+	}
+	f.From, f.To, err = queryTimeRange(c, "from", "to")
+	return f, err
+}
+
+// addTo writes the filters back as URL parameters.
+func (f eventFilters) addTo(v url.Values) {
+	setNonEmpty(v, "event_type", f.EventType)
+	setNonEmpty(v, "actor", f.Actor)
+	setNonEmpty(v, "correlation_id", f.CorrelationID)
+	if !f.From.IsZero() {
+		v.Set("from", f.From.Format(time.RFC3339Nano))
+	}
+	if !f.To.IsZero() {
+		v.Set("to", f.To.Format(time.RFC3339Nano))
+	}
+}
+
+func setNonEmpty(v url.Values, key, value string) {
+	if value != "" {
+		v.Set(key, value)
+	}
 }

@@ -14,35 +14,18 @@ import (
 
 // streamFilters are the /streams search parameters, as given.
 type streamFilters struct {
-	Prefix        string    `json:"q,omitempty"`
-	StreamType    string    `json:"type,omitempty"`
-	EventType     string    `json:"event_type,omitempty"`
-	Actor         string    `json:"actor,omitempty"`
-	CorrelationID string    `json:"correlation_id,omitempty"`
-	From          time.Time `json:"from,omitzero"`
-	To            time.Time `json:"to,omitzero"`
+	Prefix     string `json:"q,omitempty"`
+	StreamType string `json:"type,omitempty"`
+	eventFilters
 }
 
 // query renders the filters back as URL parameters (cursors are added by
 // the caller).
 func (f streamFilters) query() url.Values {
 	v := url.Values{}
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	set("q", f.Prefix)
-	set("type", f.StreamType)
-	set("event_type", f.EventType)
-	set("actor", f.Actor)
-	set("correlation_id", f.CorrelationID)
-	if !f.From.IsZero() {
-		v.Set("from", f.From.Format(time.RFC3339Nano))
-	}
-	if !f.To.IsZero() {
-		v.Set("to", f.To.Format(time.RFC3339Nano))
-	}
+	setNonEmpty(v, "q", f.Prefix)
+	setNonEmpty(v, "type", f.StreamType)
+	f.eventFilters.addTo(v)
 	return v
 }
 
@@ -58,15 +41,13 @@ type streamsJSON struct {
 func parseStreamFilters(c echo.Context) (streamFilters, error) {
 	var f streamFilters
 	var err error
-	for _, p := range []struct {
-		name string
-		dst  *string
-	}{{"q", &f.Prefix}, {"type", &f.StreamType}, {"event_type", &f.EventType}, {"actor", &f.Actor}, {"correlation_id", &f.CorrelationID}} {
-		if *p.dst, err = queryText(c, p.name); err != nil {
-			return f, err
-		}
+	if f.Prefix, err = queryText(c, "q"); err != nil {
+		return f, err
 	}
-	f.From, f.To, err = queryTimeRange(c, "from", "to")
+	if f.StreamType, err = queryText(c, "type"); err != nil {
+		return f, err
+	}
+	f.eventFilters, err = parseEventFilters(c)
 	return f, err
 }
 
