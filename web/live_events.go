@@ -33,6 +33,13 @@ func (s *Server) liveEvents(c echo.Context) error {
 	}
 	q := c.QueryParams()
 	filter := live.Filter{StreamID: q.Get("stream_id"), StreamType: q.Get("stream_type"), EventType: q.Get("event_type")}
+	if types := q.Get("types"); types != "" {
+		skip, err := skippedKinds(types)
+		if err != nil {
+			return err
+		}
+		filter.Skip = skip
+	}
 	slot := frameHTML
 	switch f := q.Get("format"); f {
 	case "", "html":
@@ -221,4 +228,34 @@ func sseFrame(m *live.Message, data []byte) []byte {
 	}
 	b.WriteByte('\n')
 	return b.Bytes()
+}
+
+// LagFeedURL is the feed the projection panels listen to: checkpoint
+// changes only.
+const LagFeedURL = "/live/events?types=lag"
+
+// skippedKinds turns ?types=lag,alert (the message types a client wants)
+// into the kinds the hub skips for it. resync is always sent.
+func skippedKinds(types string) ([]live.Kind, error) {
+	want := map[live.Kind]bool{}
+	for _, t := range strings.Split(types, ",") {
+		switch strings.TrimSpace(t) {
+		case "event":
+			want[live.KindEvent] = true
+		case "alert":
+			want[live.KindAlert] = true
+		case "lag":
+			want[live.KindLag] = true
+		case "resync":
+		default:
+			return nil, badRequest("types", "%q is not a comma-separated list of event, alert, lag", types)
+		}
+	}
+	var skip []live.Kind
+	for _, k := range []live.Kind{live.KindEvent, live.KindAlert, live.KindLag} {
+		if !want[k] {
+			skip = append(skip, k)
+		}
+	}
+	return skip, nil
 }

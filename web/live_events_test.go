@@ -501,3 +501,47 @@ func TestLiveEventsHeartbeatAndNoCompression(t *testing.T) {
 		t.Fatalf("saw %d heartbeats: %v", beats, sc.Err())
 	}
 }
+
+// ?types=lag: the lag panels' feed gets checkpoint changes and nothing else;
+// an unknown type is a 400.
+func TestLiveEventsTypesFilter(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	st, _ := startLive(t, db, newLiveSlot(t, db), live.HubConfig{})
+	lagOnly := openSSE(t, st.http.URL+LagFeedURL, "")
+	everything := openSSE(t, st.http.URL+"/live/events?format=json", "")
+	sqlInsert(t, db, "w-types", 1)
+	if _, err := db.Pool.Exec(t.Context(), `INSERT INTO projection_checkpoints (projection, position) VALUES ('balances', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	// The unfiltered client gets both (events and lag messages travel on
+	// separate queues, so their relative order is not fixed).
+	got := map[string]bool{}
+	for range 2 {
+		got[everything.next(t).Event] = true
+	}
+	if !got["event"] || !got["lag"] {
+		t.Fatalf("unfiltered messages %v", got)
+	}
+	// The lag-only client gets the lag; a second checkpoint change, committed
+	// after the unfiltered client saw the event, arrives next: the event was
+	// skipped, not late.
+	if m := lagOnly.next(t); m.Event != "lag" || !strings.Contains(m.Data, `"position":1`) {
+		t.Fatalf("lag-only first message %+v", m)
+	}
+	if _, err := db.Pool.Exec(t.Context(), `UPDATE projection_checkpoints SET position = 2 WHERE projection = 'balances'`); err != nil {
+		t.Fatal(err)
+	}
+	if m := lagOnly.next(t); m.Event != "lag" || !strings.Contains(m.Data, `"position":2`) {
+		t.Fatalf("lag-only second message %+v", m)
+	}
+	resp, err := http.Get(st.http.URL + "/live/events?types=lag,bogus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "types") {
+		t.Errorf("bad types: %d %s", resp.StatusCode, body)
+	}
+}

@@ -42,7 +42,7 @@ func TestProjectionPanelsLiveInChromium(t *testing.T) {
 	}
 	mon := projections.NewMonitor(db.Pool, nil, projections.Options{Thresholds: projections.Thresholds{StallAfter: 30 * time.Second}})
 	srv := New(Config{}, Deps{Pool: db.Pool, Store: store, LiveHub: hub, LiveConsumer: c, LiveAlerts: alerts, LiveHeartbeat: time.Hour,
-		Projections: mon, ProjectionsLiveURL: "/live/events?stream_id=auditd%3Ano-events", ProjectionsPoll: time.Hour})
+		Projections: mon, ProjectionsLiveURL: LagFeedURL, ProjectionsPoll: time.Hour})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { hub.Close(); hs.Close(); c.Stop() })
 

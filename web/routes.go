@@ -17,7 +17,7 @@ func (s *Server) routes() {
 
 	e.GET("/", s.showOverview)
 
-	// Streams, timelines, time travel and the global log (issue 3).
+	// Streams, timelines, time travel and the global log.
 	e.GET("/streams", s.listStreams)
 	e.GET("/streams/:id", s.showTimeline)
 	e.GET("/streams/:id/export.csv", s.exportCSV)
@@ -27,12 +27,12 @@ func (s *Server) routes() {
 	e.GET("/events", s.listEvents)
 	e.GET("/events/:position", s.showEvent)
 
-	// Live (issue 4).
+	// Live: the SSE feed, the live tail, tamper alerts.
 	e.GET("/live", s.showLive)
 	e.GET("/live/events", s.liveEvents)
 	e.GET("/alerts", s.showAlerts)
 
-	// Projections (issue 5).
+	// Projections: lag panels, history, drift checks, per-stream status.
 	e.GET("/projections", s.showProjections)
 	e.GET("/projections/:name", s.showProjection)
 	e.GET("/projections/:name/drift", s.showDrift)

@@ -39,12 +39,12 @@ type Deps struct {
 	Logger  *slog.Logger
 	Banners []BannerSource
 
-	// Time travel (issue 3 owner adds fields here).
+	// Time travel.
 	// TimeTravel folds states with the configured reducers and snapshots;
 	// nil: pages fold with merge patches only and write no snapshots.
 	TimeTravel *timetravel.Service
 
-	// Live (issue 4 owner adds fields here).
+	// Live.
 	LiveHub       *live.Hub      // nil: /live/events answers 503
 	LiveConsumer  *live.Consumer // metrics for the /live header; may be nil
 	LiveAlerts    *live.Alerts   // tamper alerts; may be nil
@@ -57,7 +57,7 @@ type Deps struct {
 	// for the rest of its burst before flushing (default 1 ms; negative: 0).
 	LiveLinger time.Duration
 
-	// Projections (issue 5 owner adds fields here).
+	// Projections.
 	Projections *projections.Monitor // nil: /projections answers 503
 	Drift       *projections.Drift   // nil: drift pages answer 503
 	// ProjectionsLiveURL is the SSE endpoint whose `lag` messages refresh

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	neturl "net/url"
 	"time"
 
 	"github.com/auditd/auditd/internal/eventstore"
@@ -62,29 +61,18 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 	stops = append(stops, folder.Stop)
 
-	// wiring: timetravel (issue 3 owner edits only this block)
-	{
-		ttCfg := timetravel.DefaultConfig()
-		data, source, err := reducersFile(cfg)
-		if err != nil {
-			return err
-		}
-		if data != nil {
-			// A bad reducer file stops start-up: the error names the file
-			// and the rule, and folding with half a config would show
-			// wrong states.
-			if ttCfg, err = timetravel.ParseConfig(data, source); err != nil {
-				return err
-			}
-			logger.Info("time travel reducers loaded", "source", source, "fingerprint", ttCfg.Fingerprint()[:12])
-		}
-		if cfg.SnapshotEvery == 0 {
-			return fmt.Errorf("--snapshot-every must not be 0: use a positive interval, or -1 for no snapshots")
-		}
-		deps.TimeTravel = timetravel.NewService(store, ttCfg, logger, timetravel.ServiceOptions{SnapshotEvery: cfg.SnapshotEvery})
+	// Time travel: reducers/upcasters from --reducers, snapshots. The same
+	// file declares the drift mappings of the projections below.
+	ttCfg, err := loadReducers(cfg, logger)
+	if err != nil {
+		return err
 	}
+	if cfg.SnapshotEvery == 0 {
+		return fmt.Errorf("--snapshot-every must not be 0: use a positive interval, or -1 for no snapshots")
+	}
+	deps.TimeTravel = timetravel.NewService(store, ttCfg, logger, timetravel.ServiceOptions{SnapshotEvery: cfg.SnapshotEvery})
 
-	// wiring: live (issue 4 owner edits only this block)
+	// Live: the replication consumer and its hub.
 	if !cfg.NoLive {
 		hub := live.NewHub(live.HubConfig{})
 		alerts := live.NewAlerts(db.Pool)
@@ -106,21 +94,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		deps.Banners = append(deps.Banners, web.AlertBanners(alerts))
 	}
 
-	// wiring: projections (issue 5 owner edits only this block)
+	// Projections: lag monitor, history sampler, drift checks.
 	{
-		var driftCfg *projections.DriftConfig
-		data, source, err := reducersFile(cfg)
+		driftCfg, err := projections.ParseDrift(ttCfg)
 		if err != nil {
 			return err
-		}
-		if len(data) > 0 {
-			ttCfg, err := timetravel.ParseConfig(data, source)
-			if err != nil {
-				return err
-			}
-			if driftCfg, err = projections.ParseDrift(ttCfg); err != nil {
-				return err
-			}
 		}
 		mon := projections.NewMonitor(db.Pool, logger, projections.Options{
 			Thresholds: projections.Thresholds{
@@ -139,16 +117,14 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 			// A mapping naming a missing table or column stops start-up
 			// with a message naming them.
 			if err := drift.Start(ctx); err != nil {
-				return fmt.Errorf("invalid drift configuration in %s: %w", source, err)
+				return fmt.Errorf("invalid drift configuration in %s: %w", ttCfg.Source(), err)
 			}
 			stops = append(stops, drift.Stop)
 			deps.Drift = drift
 		}
 		deps.Projections = mon
 		if deps.LiveHub != nil {
-			// Lag and alert messages are never filtered by the hub; a
-			// stream filter that matches no stream keeps events out.
-			deps.ProjectionsLiveURL = "/live/events?stream_id=" + neturl.QueryEscape("auditd:no-events")
+			deps.ProjectionsLiveURL = web.LagFeedURL
 		}
 		deps.Banners = append(deps.Banners, web.ProjectionBanners(mon))
 	}
@@ -169,4 +145,24 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return srv.Stop(shutdownCtx)
+}
+
+// loadReducers parses the reducers file (--reducers, or the demo's built-in
+// one); without one, events fold as JSON merge patches. A bad file stops
+// start-up: the error names the file and the rule, and folding with half a
+// config would show wrong states.
+func loadReducers(cfg *config, logger *slog.Logger) (*timetravel.Config, error) {
+	data, source, err := reducersFile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		return timetravel.DefaultConfig(), nil
+	}
+	ttCfg, err := timetravel.ParseConfig(data, source)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("time travel reducers loaded", "source", source, "fingerprint", ttCfg.Fingerprint()[:12])
+	return ttCfg, nil
 }

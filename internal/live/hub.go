@@ -7,6 +7,7 @@ package live
 import (
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -79,9 +80,20 @@ type Filter struct {
 	StreamID   string
 	StreamType string
 	EventType  string
+	// Skip lists message kinds the subscriber does not want (the lag
+	// panels want only KindLag; a client may not want alerts). KindResync
+	// cannot be skipped: it is how continuity breaks are told.
+	Skip []Kind
+}
+
+func (f Filter) skips(k Kind) bool {
+	return k != KindResync && slices.Contains(f.Skip, k)
 }
 
 func (f Filter) match(e *eventstore.Event) bool {
+	if f.skips(KindEvent) {
+		return false
+	}
 	return (f.StreamID == "" || f.StreamID == e.StreamID) &&
 		(f.StreamType == "" || f.StreamType == e.StreamType) &&
 		(f.EventType == "" || f.EventType == e.EventType)
@@ -224,6 +236,9 @@ func (h *Hub) Broadcast(m *Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
+		if s.filter.skips(m.Kind) {
+			continue
+		}
 		if len(s.extra) >= maxExtra {
 			h.cutOff++
 			h.removeLocked(s, ReasonSlow)
