@@ -4,6 +4,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -40,8 +41,11 @@ func TestTimeTravelInBrowser(t *testing.T) {
 	if got := balance(); got != "1900" {
 		t.Errorf("balance at v20 = %q, want 1900", got)
 	}
-	// A marker that a full page load would wipe out.
-	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.__noReload = true`)); err != nil {
+	// A marker that a full page load would wipe out, and a count of htmx
+	// settles: links in a swapped-in panel work through htmx only once it
+	// has settled (processed) them.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.__noReload = true; window.__settles = 0;
+		document.body.addEventListener('htmx:afterSettle', () => { window.__settles++; });`)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -70,6 +74,7 @@ func TestTimeTravelInBrowser(t *testing.T) {
 	// between v3 and v4; the slider follows the state's version.
 	err = chromedp.Do(ctx,
 		chromedp.Evaluate[chromedp.Void](`(() => {
+			window.__settles = 0;
 			const d = new Date('2025-05-16T02:03:30Z');
 			const p = n => String(n).padStart(2, '0');
 			const i = document.querySelector('[data-testid=time-input]');
@@ -89,7 +94,11 @@ func TestTimeTravelInBrowser(t *testing.T) {
 		t.Errorf("slider after a time = %q (%v), want 3", slider, err)
 	}
 
-	// Stepping inside the panel stays in the panel.
+	// Stepping inside the panel stays in the panel (once htmx has
+	// processed the swapped-in links).
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.__settles > 0 || null`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the state panel never settled: %v", err)
+	}
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#state-panel [data-testid=state-next]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#state-panel [data-testid=state-view][data-state-version="4"]`)),
