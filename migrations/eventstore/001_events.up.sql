@@ -23,6 +23,8 @@ CREATE INDEX IF NOT EXISTS events_stream_heads_idx ON events ((stream_id COLLATE
 CREATE INDEX IF NOT EXISTS events_stream_type_heads_idx ON events (stream_type, (stream_id COLLATE "C")) WHERE version = 1;
 -- The global log filtered by type, newest first, keyset on position.
 CREATE INDEX IF NOT EXISTS events_event_type_position_idx ON events (event_type, position);
+-- "Every MoneyWithdrawn between 01:00 and 03:00": type and time together.
+CREATE INDEX IF NOT EXISTS events_event_type_recorded_at_idx ON events (event_type, recorded_at);
 CREATE INDEX IF NOT EXISTS events_stream_type_position_idx ON events (stream_type, position);
 -- Time-range reads ("what happened at 02:00") and time travel by timestamp.
 CREATE INDEX IF NOT EXISTS events_recorded_at_idx ON events (recorded_at);
