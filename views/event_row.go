@@ -24,6 +24,7 @@ type EventRow struct {
 	FoldError     string
 	ShowStream    bool // the global log and live tail name the stream
 	New           bool // highlighted: just arrived live
+	Expanded      bool // payload and metadata shown, not folded away
 }
 
 // Change is one leaf change between two states (or made by one event).

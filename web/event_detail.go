@@ -78,6 +78,7 @@ func (s *Server) showEvent(c echo.Context) error {
 	}
 	vm := views.EventDetailVM{Row: rows[0], EventID: ev.EventID, CorrelationID: row.CorrelationID, CorrelatedTruncated: truncated}
 	vm.Row.ShowStream = true
+	vm.Row.Expanded = true // the page is about this event: show its payload
 	for i := len(causes) - 1; i >= 0; i-- {
 		vm.Causes = append(vm.Causes, chainItem(&causes[i].Event, causes[i].Depth, false))
 	}

@@ -50,6 +50,9 @@ func TestEventDetailShowsCausationAndCorrelation(t *testing.T) {
 	if got := doc.Find(`[data-testid=event-detail] [data-testid=payload]`).Text(); !strings.Contains(got, `"n": 2`) {
 		t.Errorf("payload = %q", got)
 	}
+	if _, open := doc.Find(`[data-testid=event-detail] details.event-body`).Attr("open"); !open {
+		t.Error("the event's payload is folded away on its own page")
+	}
 	if got := doc.Find(`[data-testid=event-detail] .change`).Text(); !strings.Contains(got, "/n") {
 		t.Errorf("changes = %q", got)
 	}
