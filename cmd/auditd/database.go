@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 
@@ -98,4 +99,26 @@ func (d *database) Close() {
 			slog.Default().Warn("unable to stop embedded PostgreSQL", "error", err)
 		}
 	}
+}
+
+// openCommand is every database command's start: flags and environment,
+// the logger, and the database (the embedded cluster when no URL is given).
+// The caller closes the database.
+func openCommand(ctx context.Context, cmd string, args []string, stderr io.Writer) (*config, *slog.Logger, *database, error) {
+	cfg := &config{}
+	if err := parse(newFlagSet(cmd, cfg, stderr), args); err != nil {
+		return nil, nil, nil, err
+	}
+	if (cmd == "seed" || cmd == "demo") && cfg.Events <= 0 {
+		return nil, nil, nil, fmt.Errorf("invalid --events %d: must be positive", cfg.Events)
+	}
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, logger, db, nil
 }

@@ -7,48 +7,26 @@ import (
 
 	"github.com/auditd/auditd/internal/demo"
 	"github.com/auditd/auditd/internal/eventstore"
-	"github.com/auditd/auditd/internal/schema"
 )
 
 // runDemo is the one-command tour: embedded PostgreSQL (unless
 // --database-url is given), migrations, the demo world if the database is
 // empty, a generator appending a few events per second, and the dashboard.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
-	if err := parse(newFlagSet("demo", &cfg, stderr), args); err != nil {
-		return err
-	}
-	if cfg.Events <= 0 {
-		return fmt.Errorf("invalid --events %d: must be positive", cfg.Events)
-	}
-	logger, err := newLogger(&cfg, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, &cfg, logger)
+	cfg, logger, db, err := openCommand(ctx, "demo", args, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := schema.Migrate(ctx, db.Pool); err != nil {
+	if _, err := loadDemoWorld(ctx, cfg, db, stdout, stderr); err != nil {
 		return err
-	}
-	store := eventstore.New(db.Pool)
-	seeded, err := demo.Seeded(ctx, store)
-	if err != nil {
-		return err
-	}
-	if !seeded {
-		if err := seed(ctx, store, cfg.Events, cfg.Seed, stderr, stdout); err != nil {
-			return err
-		}
 	}
 	// The demo folds with its own reducers unless the user gave a file.
 	if cfg.Reducers == "" {
 		cfg.reducersData, cfg.reducersSource = demo.ReducersJSON, "the demo's built-in reducers.json"
 	}
 
-	gen := demo.NewGenerator(store, logger, demo.GeneratorOptions{Rate: cfg.Rate})
+	gen := demo.NewGenerator(eventstore.New(db.Pool), logger, demo.GeneratorOptions{Rate: cfg.Rate})
 	if err := gen.Start(ctx); err != nil {
 		return err
 	}
@@ -62,7 +40,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer stopWorkers()
 
-	return serve(ctx, &cfg, logger, db, stdout, func(url string) {
+	return serve(ctx, cfg, logger, db, stdout, func(url string) {
 		fmt.Fprintf(stdout, "demo: the dispute story is at %sstreams/%s\n", url, demo.DisputeWalletID)
 	})
 }

@@ -10,15 +10,7 @@ import (
 
 // runMigrate applies pending migrations and reports how many ran.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
-	if err := parse(newFlagSet("migrate", &cfg, stderr), args); err != nil {
-		return err
-	}
-	logger, err := newLogger(&cfg, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, &cfg, logger)
+	_, _, db, err := openCommand(ctx, "migrate", args, stderr)
 	if err != nil {
 		return err
 	}

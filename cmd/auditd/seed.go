@@ -15,37 +15,31 @@ import (
 // runSeed loads the demo world into --database-url (or the embedded
 // cluster), migrating first.
 func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
-	if err := parse(newFlagSet("seed", &cfg, stderr), args); err != nil {
-		return err
-	}
-	if cfg.Events <= 0 {
-		return fmt.Errorf("invalid --events %d: must be positive", cfg.Events)
-	}
-	logger, err := newLogger(&cfg, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, &cfg, logger)
+	cfg, _, db, err := openCommand(ctx, "seed", args, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	loaded, err := loadDemoWorld(ctx, cfg, db, stdout, stderr)
+	if err == nil && !loaded {
+		fmt.Fprintln(stdout, "the demo world is already loaded; nothing to do")
+	}
+	return err
+}
+
+// loadDemoWorld migrates and loads the demo world unless it is there
+// already (it uses fixed stream ids: loading it twice would collide on
+// (stream_id, version)). It reports whether it loaded it.
+func loadDemoWorld(ctx context.Context, cfg *config, db *database, stdout, stderr io.Writer) (bool, error) {
 	if _, err := schema.Migrate(ctx, db.Pool); err != nil {
-		return err
+		return false, err
 	}
 	store := eventstore.New(db.Pool)
 	seeded, err := demo.Seeded(ctx, store)
-	if err != nil {
-		return err
+	if err != nil || seeded {
+		return false, err
 	}
-	if seeded {
-		// The demo world uses fixed stream ids: loading it twice would
-		// collide on (stream_id, version).
-		fmt.Fprintln(stdout, "the demo world is already loaded; nothing to do")
-		return nil
-	}
-	return seed(ctx, store, cfg.Events, cfg.Seed, stderr, stdout)
+	return true, seed(ctx, store, cfg.Events, cfg.Seed, stderr, stdout)
 }
 
 // seed loads n demo events, drawing a progress bar on progressOut.

@@ -18,20 +18,12 @@ import (
 // runServe runs the dashboard against --database-url (or the embedded
 // cluster) until SIGINT/SIGTERM.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
-	if err := parse(newFlagSet("serve", &cfg, stderr), args); err != nil {
-		return err
-	}
-	logger, err := newLogger(&cfg, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, &cfg, logger)
+	cfg, logger, db, err := openCommand(ctx, "serve", args, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return serve(ctx, &cfg, logger, db, stdout, nil)
+	return serve(ctx, cfg, logger, db, stdout, nil)
 }
 
 // serve migrates, starts the background services and the HTTP server, and
