@@ -163,23 +163,7 @@ func (s *Store) ListStreams(ctx context.Context, q StreamListQuery) ([]StreamInf
 	args = append(args, pageSize(q.Limit))
 	sql := streamInfoSQL + ` WHERE ` + strings.Join(where, " AND ") +
 		fmt.Sprintf(` ORDER BY h.stream_id COLLATE "C" LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: unable to list streams: %w", err)
-	}
-	defer rows.Close()
-	var out []StreamInfo
-	for rows.Next() {
-		var si StreamInfo
-		if err := scanStreamInfo(rows, &si); err != nil {
-			return nil, fmt.Errorf("eventstore: unable to list streams: %w", err)
-		}
-		out = append(out, si)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("eventstore: unable to list streams: %w", err)
-	}
-	return out, nil
+	return s.queryStreamInfos(ctx, sql, args)
 }
 
 // LogQuery selects a page of the global log. Filters combine with AND.

@@ -122,7 +122,7 @@ func (s *Store) countMatchingEvents(ctx context.Context, q StreamSearch, upTo in
 		fmt.Sprintf(` LIMIT $%d) m`, len(args))
 	var n int
 	if err := s.pool.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("eventstore: unable to search streams: %w", err)
+		return 0, fmt.Errorf("eventstore: unable to list streams: %w", err)
 	}
 	return n, nil
 }
@@ -225,7 +225,7 @@ func (s *Store) searchByHeads(ctx context.Context, q StreamSearch, limit int) (S
 		var n int
 		if err := s.pool.QueryRow(ctx, `WITH cand AS (`+candidates+`) SELECT coalesce(`+edge+`(stream_id), ''), count(*) FROM cand`,
 			candArgs...).Scan(&last, &n); err != nil {
-			return StreamPage{}, fmt.Errorf("eventstore: unable to search streams: %w", err)
+			return StreamPage{}, fmt.Errorf("eventstore: unable to list streams: %w", err)
 		}
 		if n >= budget {
 			page.Partial = true
@@ -274,22 +274,23 @@ func pageOf(q StreamSearch, streams []StreamInfo, limit int) StreamPage {
 	return p
 }
 
+// queryStreamInfos runs a stream listing built on streamInfoSQL.
 func (s *Store) queryStreamInfos(ctx context.Context, sql string, args []any) ([]StreamInfo, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("eventstore: unable to search streams: %w", err)
+		return nil, fmt.Errorf("eventstore: unable to list streams: %w", err)
 	}
 	defer rows.Close()
 	var out []StreamInfo
 	for rows.Next() {
 		var si StreamInfo
 		if err := scanStreamInfo(rows, &si); err != nil {
-			return nil, fmt.Errorf("eventstore: unable to search streams: %w", err)
+			return nil, fmt.Errorf("eventstore: unable to list streams: %w", err)
 		}
 		out = append(out, si)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("eventstore: unable to search streams: %w", err)
+		return nil, fmt.Errorf("eventstore: unable to list streams: %w", err)
 	}
 	return out, nil
 }
