@@ -29,8 +29,8 @@ const uuidPattern = `'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 // causeOf is the SQL expression of an events row's causation_id as a uuid,
 // NULL when absent or malformed. CASE evaluates the cast only when the
 // pattern matched.
-func causeOf(alias string) string {
-	m := alias + `.metadata->>'causation_id'`
+func (sc *schema) causeOf(alias string) string {
+	m := sc.metaText(alias, MetaCausationID)
 	return `CASE WHEN ` + m + ` ~ ` + uuidPattern + ` THEN (` + m + `)::uuid END`
 }
 
@@ -47,18 +47,18 @@ func (s *Store) Causes(ctx context.Context, ev *Event, maxDepth int) ([]CausedEv
 	if !IsEventID(cause) {
 		return []CausedEvent{}, nil
 	}
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Query(ctx, s.sc.expand(`
 		WITH RECURSIVE up AS (
-			SELECT e.position, 1 AS depth, `+causeOf("e")+` AS next
-			FROM events e WHERE e.event_id = $1::uuid
+			SELECT {e.position} AS position, 1 AS depth, `+s.sc.causeOf("e")+` AS next
+			FROM {events} e WHERE {e.event_id} = $1::uuid
 			UNION ALL
-			SELECT p.position, up.depth + 1, `+causeOf("p")+`
-			FROM up JOIN events p ON p.event_id = up.next
+			SELECT {p.position}, up.depth + 1, `+s.sc.causeOf("p")+`
+			FROM up JOIN {events} p ON {p.event_id} = up.next
 			WHERE up.depth < $2
 		)
-		SELECT `+prefixed("e")+`, up.depth
-		FROM up JOIN events e ON e.position = up.position
-		ORDER BY up.depth`, cause, maxDepth)
+		SELECT {e.*}, up.depth
+		FROM up JOIN {events} e ON {e.position} = up.position
+		ORDER BY up.depth`), cause, maxDepth)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: unable to read causes of event %d: %w", ev.Position, err)
 	}
@@ -73,21 +73,22 @@ func (s *Store) Effects(ctx context.Context, ev *Event, maxDepth int) ([]CausedE
 	if maxDepth <= 0 || maxDepth > MaxCausationDepth {
 		maxDepth = MaxCausationDepth
 	}
-	rows, err := s.pool.Query(ctx, `
+	isCause := s.sc.metaHas("c", MetaCausationID) + ` AND ` + s.sc.metaText("c", MetaCausationID)
+	rows, err := s.db.Query(ctx, s.sc.expand(`
 		WITH RECURSIVE down AS (
-			SELECT c.position, c.event_id, 1 AS depth
-			FROM events c
-			WHERE c.metadata ? 'causation_id' AND c.metadata->>'causation_id' = $1
+			SELECT {c.position} AS position, {c.event_id} AS event_id, 1 AS depth
+			FROM {events} c
+			WHERE `+isCause+` = $1
 			UNION ALL
-			SELECT c.position, c.event_id, down.depth + 1
-			FROM down JOIN events c
-			  ON c.metadata ? 'causation_id' AND c.metadata->>'causation_id' = down.event_id::text
+			SELECT {c.position}, {c.event_id}, down.depth + 1
+			FROM down JOIN {events} c
+			  ON `+isCause+` = down.event_id::text
 			WHERE down.depth < $2
 		)
-		SELECT `+prefixed("e")+`, d.depth
+		SELECT {e.*}, d.depth
 		FROM (SELECT position, min(depth) AS depth FROM (SELECT * FROM down LIMIT $3) l GROUP BY position) d
-		JOIN events e ON e.position = d.position
-		ORDER BY d.depth, e.position`, ev.EventID, maxDepth, MaxCausedEvents)
+		JOIN {events} e ON {e.position} = d.position
+		ORDER BY d.depth, {e.position}`), ev.EventID, maxDepth, MaxCausedEvents)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: unable to read effects of event %d: %w", ev.Position, err)
 	}
@@ -102,27 +103,17 @@ func (s *Store) Correlated(ctx context.Context, correlationID string, limit int)
 	if limit <= 0 || limit > MaxCorrelated+1 {
 		limit = MaxCorrelated + 1
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE metadata ? 'correlation_id' AND metadata->>'correlation_id' = $1
-		ORDER BY position LIMIT $2`, correlationID, limit)
+	w := s.sc.where("")
+	w.metaEq(MetaCorrelationID, correlationID)
+	events, err := s.queryEvents(ctx, fmt.Sprintf("correlation %q", correlationID),
+		w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY {position}`)+` LIMIT `+w.arg(limit), w.args)
 	if err != nil {
-		return nil, fmt.Errorf("eventstore: unable to read correlation %q: %w", correlationID, err)
-	}
-	events, err := collectEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: unable to read correlation %q: %w", correlationID, err)
+		return nil, err
 	}
 	if events == nil {
 		events = []Event{}
 	}
 	return events, nil
-}
-
-// prefixed is eventColumns qualified by a table alias.
-func prefixed(alias string) string {
-	return alias + `.position, ` + alias + `.event_id::text, ` + alias + `.stream_id, ` + alias + `.stream_type, ` +
-		alias + `.version, ` + alias + `.event_type, ` + alias + `.schema_version, ` + alias + `.payload, ` +
-		alias + `.metadata, ` + alias + `.recorded_at`
 }
 
 // collectCaused scans events followed by a depth, skipping the start event
@@ -133,16 +124,13 @@ func collectCaused(rows pgx.Rows, self int64) ([]CausedEvent, error) {
 	seen := map[int64]bool{self: true}
 	for rows.Next() {
 		var c CausedEvent
-		var payload, metadata []byte
-		if err := rows.Scan(&c.Position, &c.EventID, &c.StreamID, &c.StreamType, &c.Version, &c.EventType,
-			&c.SchemaVersion, &payload, &metadata, &c.RecordedAt, &c.Depth); err != nil {
+		if err := scanEvent(rows, &c.Event, &c.Depth); err != nil {
 			return nil, fmt.Errorf("eventstore: unable to read causation chain: %w", err)
 		}
 		if seen[c.Position] {
 			continue
 		}
 		seen[c.Position] = true
-		c.Payload, c.Metadata = payload, metadata
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

@@ -19,7 +19,7 @@ type TypeCount struct {
 // Counts returns per-type counts from auditd's counter tables: the folded
 // totals plus the deltas not yet folded. It never scans the events table.
 func (s *Store) Counts(ctx context.Context) ([]TypeCount, error) {
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Query(ctx, `
 		SELECT stream_type, event_type, sum(events)::bigint, sum(streams)::bigint FROM (
 			SELECT stream_type, event_type, events, streams FROM auditd.event_counts
 			UNION ALL
@@ -47,7 +47,7 @@ func (s *Store) Counts(ctx context.Context) ([]TypeCount, error) {
 // transaction, so that Counts stays a small read. auditd serve calls it
 // periodically; it is safe to run concurrently with appends.
 func (s *Store) FoldCounts(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `
+	tag, err := s.db.Exec(ctx, `
 		WITH d AS (
 			DELETE FROM auditd.event_count_deltas RETURNING stream_type, event_type, events, streams
 		)

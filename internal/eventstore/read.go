@@ -45,37 +45,27 @@ func (s *Store) ReadStream(ctx context.Context, q StreamQuery) ([]Event, error) 
 	if q.After < 0 || q.Before < 0 || q.MaxVersion < 0 {
 		return nil, fmt.Errorf("%w: negative version", ErrInvalidCursor)
 	}
-	args := []any{q.StreamID}
-	where := []string{"stream_id = $1"}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	w := s.sc.where("")
+	w.eq("stream_id", q.StreamID)
 	order := "ASC"
 	if q.Backward {
 		order = "DESC"
 		if q.Before > 0 {
-			add("version < $%d", q.Before)
+			w.cmp("version", "<", q.Before)
 		}
 	} else if q.After > 0 {
-		add("version > $%d", q.After)
+		w.cmp("version", ">", q.After)
 	}
 	if q.MaxVersion > 0 {
-		add("version <= $%d", q.MaxVersion)
+		w.cmp("version", "<=", q.MaxVersion)
 	}
 	if !q.Until.IsZero() {
-		add("recorded_at <= $%d", q.Until)
+		w.cmp("recorded_at", "<=", q.Until)
 	}
-	args = append(args, pageSize(q.Limit))
-	sql := `SELECT ` + eventColumns + ` FROM events WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY version ` + order + fmt.Sprintf(` LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, sql, args...)
+	sql := w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY {version} `+order) + ` LIMIT ` + w.arg(pageSize(q.Limit))
+	events, err := s.queryEvents(ctx, fmt.Sprintf("stream %q", q.StreamID), sql, w.args)
 	if err != nil {
-		return nil, fmt.Errorf("eventstore: unable to read stream %q: %w", q.StreamID, err)
-	}
-	events, err := collectEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: unable to read stream %q: %w", q.StreamID, err)
+		return nil, err
 	}
 	if len(events) == 0 {
 		if _, err := s.Stream(ctx, q.StreamID); err != nil {
@@ -99,11 +89,11 @@ type StreamInfo struct {
 // streamInfoSQL reads a stream's first event (version 1) and, laterally, its
 // last one; both are single index probes on (stream_id, version).
 const streamInfoSQL = `
-	SELECT h.stream_id, h.stream_type, l.version, h.recorded_at, l.recorded_at, l.event_type, l.position
-	FROM events h
+	SELECT {h.stream_id}, {h.stream_type}, l.version, {h.recorded_at}, l.recorded_at, l.event_type, l.position
+	FROM {events} h
 	CROSS JOIN LATERAL (
-		SELECT version, recorded_at, event_type, position FROM events
-		WHERE stream_id = h.stream_id ORDER BY version DESC LIMIT 1
+		SELECT {version} AS version, {recorded_at} AS recorded_at, {event_type} AS event_type, {position} AS position FROM {events}
+		WHERE {stream_id} = {h.stream_id} ORDER BY {version} DESC LIMIT 1
 	) l`
 
 func scanStreamInfo(row pgx.Row, si *StreamInfo) error {
@@ -116,7 +106,7 @@ func (s *Store) Stream(ctx context.Context, streamID string) (StreamInfo, error)
 	if strings.TrimSpace(streamID) == "" {
 		return si, ErrEmptyStreamID
 	}
-	err := scanStreamInfo(s.pool.QueryRow(ctx, streamInfoSQL+` WHERE h.stream_id = $1 AND h.version = 1`, streamID), &si)
+	err := scanStreamInfo(s.db.QueryRow(ctx, s.sc.expand(streamInfoSQL+` WHERE {h.stream_id} = $1 AND {h.version} = 1`), streamID), &si)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return si, fmt.Errorf("%w: %q", ErrStreamNotFound, streamID)
 	}
@@ -145,25 +135,19 @@ func likePrefix(p string) string {
 // range scan. Ids are compared in byte order (COLLATE "C") so a prefix is
 // one contiguous index range under any database collation.
 func (s *Store) ListStreams(ctx context.Context, q StreamListQuery) ([]StreamInfo, error) {
-	args := []any{}
-	where := []string{"h.version = 1"}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	w := s.sc.where("h")
+	w.cond("{version} = 1")
 	if q.Prefix != "" {
-		add(`h.stream_id COLLATE "C" LIKE $%d`, likePrefix(q.Prefix))
+		w.streamIDPrefix(q.Prefix)
 	}
 	if q.StreamType != "" {
-		add("h.stream_type = $%d", q.StreamType)
+		w.eq("stream_type", q.StreamType)
 	}
 	if q.After != "" {
-		add(`h.stream_id COLLATE "C" > $%d`, q.After)
+		w.streamIDCmp(">", q.After)
 	}
-	args = append(args, pageSize(q.Limit))
-	sql := streamInfoSQL + ` WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` ORDER BY h.stream_id COLLATE "C" LIMIT $%d`, len(args))
-	return s.queryStreamInfos(ctx, sql, args)
+	sql := w.in(streamInfoSQL+` WHERE {where} ORDER BY {h.stream_id} COLLATE "C"`) + ` LIMIT ` + w.arg(pageSize(q.Limit))
+	return s.queryStreamInfos(ctx, sql, w.args)
 }
 
 // LogQuery selects a page of the global log. Filters combine with AND.
@@ -191,60 +175,45 @@ func (s *Store) ReadLog(ctx context.Context, q LogQuery) ([]Event, error) {
 	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
 		return nil, fmt.Errorf("eventstore: time range ends before it starts")
 	}
-	args := []any{}
-	where := []string{"true"}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	w := s.sc.where("")
 	if q.StreamID != "" {
-		add("stream_id = $%d", q.StreamID)
+		w.eq("stream_id", q.StreamID)
 	}
 	if q.StreamType != "" {
-		add("stream_type = $%d", q.StreamType)
+		w.eq("stream_type", q.StreamType)
 	}
 	if q.EventType != "" {
-		add("event_type = $%d", q.EventType)
+		w.eq("event_type", q.EventType)
 	}
 	if q.CorrelationID != "" {
-		add("metadata ? 'correlation_id' AND metadata->>'correlation_id' = $%d", q.CorrelationID)
+		w.metaEq(MetaCorrelationID, q.CorrelationID)
 	}
 	if q.Actor != "" {
-		add("metadata ? 'actor' AND metadata->>'actor' = $%d", q.Actor)
+		w.metaEq(MetaActor, q.Actor)
 	}
 	if !q.From.IsZero() {
-		add("recorded_at >= $%d", q.From)
+		w.cmp("recorded_at", ">=", q.From)
 	}
 	if !q.To.IsZero() {
-		add("recorded_at <= $%d", q.To)
+		w.cmp("recorded_at", "<=", q.To)
 	}
 	order := "DESC"
 	if q.OldestFirst {
 		order = "ASC"
 		if q.After > 0 {
-			add("position > $%d", q.After)
+			w.cmp("position", ">", q.After)
 		}
 	} else if q.Before > 0 {
-		add("position < $%d", q.Before)
+		w.cmp("position", "<", q.Before)
 	}
-	args = append(args, pageSize(q.Limit))
-	sql := `SELECT ` + eventColumns + ` FROM events WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY position ` + order + fmt.Sprintf(` LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: unable to read log: %w", err)
-	}
-	events, err := collectEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: unable to read log: %w", err)
-	}
-	return events, nil
+	sql := w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY {position} `+order) + ` LIMIT ` + w.arg(pageSize(q.Limit))
+	return s.queryEvents(ctx, "log", sql, w.args)
 }
 
 // Event reads one event by its global position.
 func (s *Store) Event(ctx context.Context, position int64) (Event, error) {
 	var e Event
-	err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE position = $1`, position), &e)
+	err := scanEvent(s.db.QueryRow(ctx, s.sc.expand(`SELECT {*} FROM {events} WHERE {position} = $1`), position), &e)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, fmt.Errorf("%w: position %d", ErrEventNotFound, position)
 	}
@@ -260,7 +229,7 @@ func (s *Store) EventByID(ctx context.Context, eventID string) (Event, error) {
 	if !IsEventID(eventID) {
 		return e, fmt.Errorf("%w: %q is not a UUID", ErrEventNotFound, eventID)
 	}
-	err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id = $1::uuid`, eventID), &e)
+	err := scanEvent(s.db.QueryRow(ctx, s.sc.expand(`SELECT {*} FROM {events} WHERE {event_id} = $1::uuid`), eventID), &e)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, fmt.Errorf("%w: event id %s", ErrEventNotFound, eventID)
 	}
@@ -279,7 +248,7 @@ type Head struct {
 // Head returns the newest event's position and time (zero for an empty log).
 func (s *Store) Head(ctx context.Context) (Head, error) {
 	var h Head
-	err := s.pool.QueryRow(ctx, `SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1`).Scan(&h.Position, &h.RecordedAt)
+	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {position}, {recorded_at} FROM {events} ORDER BY {position} DESC LIMIT 1`)).Scan(&h.Position, &h.RecordedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Head{}, nil
 	}
@@ -287,4 +256,94 @@ func (s *Store) Head(ctx context.Context) (Head, error) {
 		return h, fmt.Errorf("eventstore: unable to read head: %w", err)
 	}
 	return h, nil
+}
+
+// EventsAfter reads the first limit events after a position, in log order:
+// what a projection has not processed yet. A primary key range scan.
+func (s *Store) EventsAfter(ctx context.Context, position int64, limit int) ([]Event, error) {
+	w := s.sc.where("")
+	w.cmp("position", ">", max(position, 0))
+	return s.queryEvents(ctx, fmt.Sprintf("events after %d", position), w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY {position}`)+` LIMIT `+w.arg(limit), w.args)
+}
+
+// StreamUpTo reads all of a stream's events at or before a log position, in
+// version order: the events a projection at that checkpoint has seen.
+func (s *Store) StreamUpTo(ctx context.Context, streamID string, position int64) ([]Event, error) {
+	w := s.sc.where("")
+	w.eq("stream_id", streamID)
+	w.cmp("position", "<=", position)
+	return s.queryEvents(ctx, fmt.Sprintf("stream %q", streamID), w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY {version}`), w.args)
+}
+
+// StreamLastPosition returns the position of a stream's latest event, or
+// ErrStreamNotFound.
+func (s *Store) StreamLastPosition(ctx context.Context, streamID string) (int64, error) {
+	var last int64
+	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {position} FROM {events} WHERE {stream_id} = $1 ORDER BY {version} DESC LIMIT 1`), streamID).Scan(&last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("%w: %q", ErrStreamNotFound, streamID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: unable to read stream %q: %w", streamID, err)
+	}
+	return last, nil
+}
+
+// StreamLength counts a stream's events.
+func (s *Store) StreamLength(ctx context.Context, streamID string) (int64, error) {
+	var n int64
+	if err := s.db.QueryRow(ctx, s.sc.expand(`SELECT count(*) FROM {events} WHERE {stream_id} = $1`), streamID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("eventstore: unable to count stream %q: %w", streamID, err)
+	}
+	return n, nil
+}
+
+// RecentStreams returns up to n distinct streams of a type whose events at
+// or before position are the newest, newest first: the (stream_type,
+// position) index read backwards from position, over at most 20·n events.
+func (s *Store) RecentStreams(ctx context.Context, streamType string, position int64, n int) ([]string, error) {
+	rows, err := s.db.Query(ctx, s.sc.expand(`
+		SELECT stream_id FROM (
+			SELECT stream_id, max(position) AS p FROM (
+				SELECT {stream_id} AS stream_id, {position} AS position FROM {events}
+				WHERE {stream_type} = $1 AND {position} <= $2
+				ORDER BY {position} DESC LIMIT $3
+			) recent GROUP BY stream_id
+		) s ORDER BY p DESC LIMIT $4`), streamType, position, n*20, n)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to read recent streams: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to read recent streams: %w", err)
+	}
+	return ids, nil
+}
+
+// StreamIDs returns up to n ids of streams of a type after a keyset cursor,
+// in byte order, through the partial index on first events. It is
+// ListStreams without the per-stream summary, for walks over every stream.
+func (s *Store) StreamIDs(ctx context.Context, streamType, after string, n int) ([]string, error) {
+	w := s.sc.where("")
+	w.eq("stream_type", streamType)
+	w.cond("{version} = 1")
+	w.streamIDCmp(">", after)
+	rows, err := s.db.Query(ctx, w.in(`SELECT {stream_id} FROM {events} WHERE {where} ORDER BY {stream_id} COLLATE "C"`)+` LIMIT `+w.arg(n), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to list streams: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to list streams: %w", err)
+	}
+	return ids, nil
+}
+
+// CountStreams counts the streams of a type (their first events).
+func (s *Store) CountStreams(ctx context.Context, streamType string) (int64, error) {
+	var n int64
+	if err := s.db.QueryRow(ctx, s.sc.expand(`SELECT count(*) FROM {events} WHERE {stream_type} = $1 AND {version} = 1`), streamType).Scan(&n); err != nil {
+		return 0, fmt.Errorf("eventstore: unable to count streams: %w", err)
+	}
+	return n, nil
 }

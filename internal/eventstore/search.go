@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -81,47 +80,55 @@ func (s *Store) SearchStreams(ctx context.Context, q StreamSearch) (StreamPage, 
 	return s.searchByHeads(ctx, q, limit)
 }
 
-// eventFilters builds the WHERE conditions on events for q's event-level
-// filters (and the stream-level ones, which events carry too). alias is the
-// events table alias; args is extended in place.
-func eventFilters(q StreamSearch, alias string, args *[]any) []string {
-	var where []string
-	add := func(cond string, v any) {
-		*args = append(*args, v)
-		where = append(where, strings.ReplaceAll(fmt.Sprintf(cond, len(*args)), "e.", alias+"."))
-	}
+// eventFilters adds q's event-level filters to p.
+func (p *predicates) eventFilters(q StreamSearch) {
 	if q.EventType != "" {
-		add("e.event_type = $%d", q.EventType)
+		p.eq("event_type", q.EventType)
 	}
 	if q.Actor != "" {
-		add("e.metadata ? 'actor' AND e.metadata->>'actor' = $%d", q.Actor)
+		p.metaEq(MetaActor, q.Actor)
 	}
 	if q.CorrelationID != "" {
-		add("e.metadata ? 'correlation_id' AND e.metadata->>'correlation_id' = $%d", q.CorrelationID)
+		p.metaEq(MetaCorrelationID, q.CorrelationID)
 	}
 	if !q.From.IsZero() {
-		add("e.recorded_at >= $%d", q.From)
+		p.cmp("recorded_at", ">=", q.From)
 	}
 	if !q.To.IsZero() {
-		add("e.recorded_at <= $%d", q.To)
+		p.cmp("recorded_at", "<=", q.To)
 	}
-	return where
+}
+
+// streamFilters adds q's stream-level filters and its cursor to p, and
+// returns the order the cursor reads in.
+func (p *predicates) streamFilters(q StreamSearch) (order string) {
+	if q.Prefix != "" {
+		p.streamIDPrefix(q.Prefix)
+	}
+	if q.StreamType != "" {
+		p.eq("stream_type", q.StreamType)
+	}
+	switch {
+	case q.After != "":
+		p.streamIDCmp(">", q.After)
+	case q.Before != "":
+		p.streamIDCmp("<", q.Before)
+		return "DESC"
+	}
+	return "ASC"
 }
 
 // countMatchingEvents counts the events matching q's filters, stopping at
 // upTo: it only tells "few" from "many", reading at most upTo index entries.
 func (s *Store) countMatchingEvents(ctx context.Context, q StreamSearch, upTo int) (int, error) {
-	var args []any
-	where := eventFilters(q, "e", &args)
+	w := s.sc.where("e")
+	w.eventFilters(q)
 	if q.StreamType != "" {
-		args = append(args, q.StreamType)
-		where = append(where, fmt.Sprintf("e.stream_type = $%d", len(args)))
+		w.eq("stream_type", q.StreamType)
 	}
-	args = append(args, upTo)
-	sql := `SELECT count(*) FROM (SELECT 1 FROM events e WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` LIMIT $%d) m`, len(args))
+	sql := w.in(`SELECT count(*) FROM (SELECT 1 FROM {events} e WHERE {where}`) + ` LIMIT ` + w.arg(upTo) + `) m`
 	var n int
-	if err := s.pool.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+	if err := s.db.QueryRow(ctx, sql, w.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("eventstore: unable to list streams: %w", err)
 	}
 	return n, nil
@@ -130,34 +137,16 @@ func (s *Store) countMatchingEvents(ctx context.Context, q StreamSearch, upTo in
 // searchByEvents reads the distinct stream ids of the (few) matching events,
 // then each stream's summary.
 func (s *Store) searchByEvents(ctx context.Context, q StreamSearch, limit int) (StreamPage, error) {
-	var args []any
-	where := eventFilters(q, "e", &args)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if q.Prefix != "" {
-		add(`e.stream_id COLLATE "C" LIKE $%d`, likePrefix(q.Prefix))
-	}
-	if q.StreamType != "" {
-		add("e.stream_type = $%d", q.StreamType)
-	}
-	order := "ASC"
-	switch {
-	case q.After != "":
-		add(`e.stream_id COLLATE "C" > $%d`, q.After)
-	case q.Before != "":
-		add(`e.stream_id COLLATE "C" < $%d`, q.Before)
-		order = "DESC"
-	}
-	args = append(args, limit+1)
-	sql := `WITH m AS (
-		SELECT DISTINCT e.stream_id COLLATE "C" AS stream_id FROM events e
-		WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY 1 ` + order + fmt.Sprintf(` LIMIT $%d
-	)`, len(args)) + streamInfoSQL + ` JOIN m ON m.stream_id = h.stream_id WHERE h.version = 1
-		ORDER BY h.stream_id COLLATE "C" ` + order
-	streams, err := s.queryStreamInfos(ctx, sql, args)
+	w := s.sc.where("e")
+	w.eventFilters(q)
+	order := w.streamFilters(q)
+	sql := w.in(`WITH m AS (
+		SELECT DISTINCT {e.stream_id} COLLATE "C" AS stream_id FROM {events} e
+		WHERE {where}
+		ORDER BY 1 `+order) + ` LIMIT ` + w.arg(limit+1) + `
+	)` + s.sc.expand(streamInfoSQL+` JOIN m ON m.stream_id = {h.stream_id} WHERE {h.version} = 1
+		ORDER BY {h.stream_id} COLLATE "C" `+order)
+	streams, err := s.queryStreamInfos(ctx, sql, w.args)
 	if err != nil {
 		return StreamPage{}, err
 	}
@@ -169,46 +158,30 @@ func (s *Store) searchByEvents(ctx context.Context, q StreamSearch, limit int) (
 // headBudget heads; a page that runs out of budget is Partial and its Next
 // cursor resumes after the last head probed.
 func (s *Store) searchByHeads(ctx context.Context, q StreamSearch, limit int) (StreamPage, error) {
-	var args []any
-	where := []string{"c.version = 1"}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if q.Prefix != "" {
-		add(`c.stream_id COLLATE "C" LIKE $%d`, likePrefix(q.Prefix))
-	}
-	if q.StreamType != "" {
-		add("c.stream_type = $%d", q.StreamType)
-	}
-	order := "ASC"
-	switch {
-	case q.After != "":
-		add(`c.stream_id COLLATE "C" > $%d`, q.After)
-	case q.Before != "":
-		add(`c.stream_id COLLATE "C" < $%d`, q.Before)
-		order = "DESC"
-	}
+	w := s.sc.where("c")
+	w.cond("{version} = 1")
+	order := w.streamFilters(q)
 	budget := limit + 1
 	filtered := q.HasEventFilters()
 	if filtered {
 		budget = headBudget
 	}
-	args = append(args, budget)
-	candidates := `SELECT c.stream_id COLLATE "C" AS stream_id FROM events c WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY c.stream_id COLLATE "C" ` + order + fmt.Sprintf(` LIMIT $%d`, len(args))
-	candArgs := slices.Clone(args)
+	candidates := w.in(`SELECT {c.stream_id} COLLATE "C" AS stream_id FROM {events} c WHERE {where}
+		ORDER BY {c.stream_id} COLLATE "C" `+order) + ` LIMIT ` + w.arg(budget)
+	candArgs := slices.Clone(w.args)
 
 	match := ""
 	if filtered {
-		conds := eventFilters(q, "x", &args)
-		match = ` AND EXISTS (SELECT 1 FROM events x WHERE x.stream_id = h.stream_id AND ` + strings.Join(conds, " AND ") + `)`
+		x := w.on("x")
+		x.sameAs("stream_id", "h")
+		x.eventFilters(q)
+		match = ` AND EXISTS (SELECT 1 FROM ` + s.sc.events + ` x WHERE ` + x.sql() + `)`
+		w.merge(x)
 	}
-	args = append(args, limit+1)
-	sql := `WITH cand AS (` + candidates + `)` + streamInfoSQL +
-		` JOIN cand ON cand.stream_id = h.stream_id WHERE h.version = 1` + match +
-		` ORDER BY h.stream_id COLLATE "C" ` + order + fmt.Sprintf(` LIMIT $%d`, len(args))
-	streams, err := s.queryStreamInfos(ctx, sql, args)
+	sql := `WITH cand AS (` + candidates + `)` + s.sc.expand(streamInfoSQL+
+		` JOIN cand ON cand.stream_id = {h.stream_id} WHERE {h.version} = 1`) + match +
+		s.sc.expand(` ORDER BY {h.stream_id} COLLATE "C" `+order) + ` LIMIT ` + w.arg(limit+1)
+	streams, err := s.queryStreamInfos(ctx, sql, w.args)
 	if err != nil {
 		return StreamPage{}, err
 	}
@@ -223,7 +196,7 @@ func (s *Store) searchByHeads(ctx context.Context, q StreamSearch, limit int) (S
 		}
 		var last string
 		var n int
-		if err := s.pool.QueryRow(ctx, `WITH cand AS (`+candidates+`) SELECT coalesce(`+edge+`(stream_id), ''), count(*) FROM cand`,
+		if err := s.db.QueryRow(ctx, `WITH cand AS (`+candidates+`) SELECT coalesce(`+edge+`(stream_id), ''), count(*) FROM cand`,
 			candArgs...).Scan(&last, &n); err != nil {
 			return StreamPage{}, fmt.Errorf("eventstore: unable to list streams: %w", err)
 		}
@@ -276,7 +249,7 @@ func pageOf(q StreamSearch, streams []StreamInfo, limit int) StreamPage {
 
 // queryStreamInfos runs a stream listing built on streamInfoSQL.
 func (s *Store) queryStreamInfos(ctx context.Context, sql string, args []any) ([]StreamInfo, error) {
-	rows, err := s.pool.Query(ctx, sql, args...)
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: unable to list streams: %w", err)
 	}
@@ -300,25 +273,15 @@ func (s *Store) queryStreamInfos(ctx context.Context, sql string, args []any) ([
 // scan follows the (stream_id, version) index, so walking a whole window
 // page by page reads the stream once, whatever its size: exports use it.
 func (s *Store) StreamWindow(ctx context.Context, streamID string, after int, from, to time.Time, limit int) ([]Event, error) {
-	args := []any{streamID, after}
-	where := []string{"stream_id = $1", "version > $2"}
+	w := s.sc.where("")
+	w.eq("stream_id", streamID)
+	w.cmp("version", ">", after)
 	if !from.IsZero() {
-		args = append(args, from)
-		where = append(where, fmt.Sprintf("recorded_at >= $%d", len(args)))
+		w.cmp("recorded_at", ">=", from)
 	}
 	if !to.IsZero() {
-		args = append(args, to)
-		where = append(where, fmt.Sprintf("recorded_at <= $%d", len(args)))
+		w.cmp("recorded_at", "<=", to)
 	}
-	args = append(args, pageSize(limit))
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(` ORDER BY version LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: unable to read stream %q: %w", streamID, err)
-	}
-	events, err := collectEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: unable to read stream %q: %w", streamID, err)
-	}
-	return events, nil
+	sql := w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY {version}`) + ` LIMIT ` + w.arg(pageSize(limit))
+	return s.queryEvents(ctx, fmt.Sprintf("stream %q", streamID), sql, w.args)
 }

@@ -16,29 +16,52 @@ import (
 
 // Store reads and appends events. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	db   DB            // where statements run: the pool, or a transaction (InTx)
+	pool *pgxpool.Pool // the pool, for packages owning other tables
+	sc   *schema
 }
 
 // New returns a Store on pool. The schema must already be migrated.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+	return &Store{db: pool, pool: pool, sc: native}
+}
+
+// InTx returns a Store whose statements run in tx, so that a caller can read
+// events, checkpoints and tables of its own in one snapshot (drift checks) or
+// write them in one transaction (the demo projections). It is valid as long
+// as tx is.
+func (s *Store) InTx(tx pgx.Tx) *Store {
+	return &Store{db: tx, pool: s.pool, sc: s.sc}
 }
 
 // Pool exposes the pool for packages that own other tables of the same
 // database (auditd's schema).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// eventColumns is the select list that scanEvent reads, in order.
-const eventColumns = `position, event_id::text, stream_id, stream_type, version, event_type, schema_version, payload, metadata, recorded_at`
-
-func scanEvent(row pgx.Row, e *Event) error {
+// scanEvent reads one row of the event select list ({*} in a statement
+// template), followed by extra destinations when the statement selects more.
+func scanEvent(row pgx.Row, e *Event, extra ...any) error {
 	var payload, metadata []byte
-	if err := row.Scan(&e.Position, &e.EventID, &e.StreamID, &e.StreamType, &e.Version, &e.EventType, &e.SchemaVersion, &payload, &metadata, &e.RecordedAt); err != nil {
+	dest := append([]any{&e.Position, &e.EventID, &e.StreamID, &e.StreamType, &e.Version, &e.EventType, &e.SchemaVersion, &payload, &metadata, &e.RecordedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return err
 	}
 	e.Payload = json.RawMessage(payload)
 	e.Metadata = json.RawMessage(metadata)
 	return nil
+}
+
+// queryEvents runs a statement selecting the event select list and scans
+// every row; what names the read in the error.
+func (s *Store) queryEvents(ctx context.Context, what, sql string, args []any) ([]Event, error) {
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err == nil {
+		var events []Event
+		if events, err = collectEvents(rows); err == nil {
+			return events, nil
+		}
+	}
+	return nil, fmt.Errorf("eventstore: unable to read %s: %w", what, err)
 }
 
 func collectEvents(rows pgx.Rows) ([]Event, error) {
@@ -139,13 +162,13 @@ func (s *Store) Append(ctx context.Context, streamID, streamType string, expecte
 }
 
 func (s *Store) appendOnce(ctx context.Context, streamID, streamType string, expected int, ids []*string, types []string, schemaVersions []int32, payloads, metas []string, times []*time.Time) ([]Event, error) {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: unable to begin append: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 
-	current, currentType, err := streamHead(ctx, tx, streamID)
+	current, currentType, err := s.streamHead(ctx, tx, streamID)
 	if err != nil {
 		return nil, err
 	}
@@ -156,14 +179,14 @@ func (s *Store) appendOnce(ctx context.Context, streamID, streamType string, exp
 		return nil, &VersionConflictError{StreamID: streamID, Expected: expected, Actual: current}
 	}
 
-	rows, err := tx.Query(ctx, `
-		INSERT INTO events (event_id, stream_id, stream_type, version, event_type, schema_version, payload, metadata, recorded_at)
+	rows, err := tx.Query(ctx, s.sc.expand(`
+		INSERT INTO {events} ({event_id}, {stream_id}, {stream_type}, {version}, {event_type}, {schema_version}, {payload}, {metadata}, {recorded_at})
 		SELECT coalesce(u.event_id, gen_random_uuid()), $1, $2, $3 + u.ord::integer, u.event_type, u.schema_version,
 		       u.payload, u.metadata, coalesce(u.recorded_at, clock_timestamp())
 		FROM unnest($4::uuid[], $5::text[], $6::integer[], $7::jsonb[], $8::jsonb[], $9::timestamptz[])
 		     WITH ORDINALITY AS u(event_id, event_type, schema_version, payload, metadata, recorded_at, ord)
 		ORDER BY u.ord
-		RETURNING `+eventColumns,
+		RETURNING {*}`),
 		streamID, streamType, current, ids, types, schemaVersions, payloads, metas, times)
 	var out []Event
 	if err == nil {
@@ -177,7 +200,7 @@ func (s *Store) appendOnce(ctx context.Context, streamID, streamType string, exp
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_stream_version_key" {
 			// Another writer committed this version first: report what the
 			// stream is at now.
-			actual, _, herr := streamHead(ctx, s.pool, streamID)
+			actual, _, herr := s.streamHead(ctx, s.db, streamID)
 			if herr != nil {
 				actual = current + 1
 			}
@@ -188,15 +211,11 @@ func (s *Store) appendOnce(ctx context.Context, streamID, streamType string, exp
 	return out, nil
 }
 
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
 // streamHead returns a stream's current version and type (0, "" when absent).
-func streamHead(ctx context.Context, q querier, streamID string) (int, string, error) {
+func (s *Store) streamHead(ctx context.Context, q DB, streamID string) (int, string, error) {
 	var v int
 	var t string
-	err := q.QueryRow(ctx, `SELECT version, stream_type FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1`, streamID).Scan(&v, &t)
+	err := q.QueryRow(ctx, s.sc.expand(`SELECT {version}, {stream_type} FROM {events} WHERE {stream_id} = $1 ORDER BY {version} DESC LIMIT 1`), streamID).Scan(&v, &t)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, "", nil
 	}
@@ -240,7 +259,8 @@ func (s *Store) Import(ctx context.Context, events []Event) (int64, error) {
 		}
 		return []any{id, e.StreamID, e.StreamType, int32(e.Version), e.EventType, int32(max(e.SchemaVersion, 1)), []byte(e.Payload), meta, recorded}, nil
 	})
-	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"events"},
+	// Import writes auditd's own schema only: the names are the native ones.
+	n, err := s.db.CopyFrom(ctx, pgx.Identifier{native.events},
 		[]string{"event_id", "stream_id", "stream_type", "version", "event_type", "schema_version", "payload", "metadata", "recorded_at"}, src)
 	if err != nil {
 		return n, fmt.Errorf("eventstore: unable to import events: %w", err)

@@ -24,11 +24,11 @@ func (s *Store) VersionAt(ctx context.Context, streamID string, t time.Time) (in
 		return 0, ErrEmptyStreamID
 	}
 	var v int
-	err := s.pool.QueryRow(ctx, `
-		SELECT version FROM events
-		WHERE stream_id = $1 AND recorded_at <= $2
-		ORDER BY recorded_at DESC, version DESC
-		LIMIT 1`, streamID, t).Scan(&v)
+	err := s.db.QueryRow(ctx, s.sc.expand(`
+		SELECT {version} FROM {events}
+		WHERE {stream_id} = $1 AND {recorded_at} <= $2
+		ORDER BY {recorded_at} DESC, {version} DESC
+		LIMIT 1`), streamID, t).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}

@@ -1,0 +1,231 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DB is what a Store runs its statements on: a *pgxpool.Pool, a *pgx.Conn or
+// a pgx.Tx. A Store on a transaction (Store.InTx) lets a caller read events,
+// checkpoints and its own tables at one snapshot.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// schema names the event table, its columns, the metadata keys and the
+// checkpoints table. Every statement of this package takes its table and
+// column names from here (through expand and predicates), so reading an
+// event table of another shape means filling a schema differently, not
+// editing SQL.
+//
+// Column entries are SQL expressions over the table's row; "%s" stands for
+// the table alias ("" when the statement uses none), so a column the table
+// lacks can be given as a constant expression instead.
+type schema struct {
+	events      string            // the event table, quoted if needed
+	checkpoints string            // the checkpoints table
+	columns     map[string]string // logical event column -> expression template
+	selectAs    map[string]string // logical column -> select-list cast, when the scan needs one
+	checkpoint  map[string]string // logical checkpoint column -> expression template
+	metaKeys    map[string]string // logical metadata key -> key in the metadata object
+}
+
+// Logical event columns, in the order scanEvent reads them.
+var eventColumnNames = []string{
+	"position", "event_id", "stream_id", "stream_type", "version", "event_type",
+	"schema_version", "payload", "metadata", "recorded_at",
+}
+
+// native is auditd's own `events` schema (migrations/eventstore).
+var native = &schema{
+	events:      "events",
+	checkpoints: "projection_checkpoints",
+	columns: map[string]string{
+		"position": "%sposition", "event_id": "%sevent_id", "stream_id": "%sstream_id",
+		"stream_type": "%sstream_type", "version": "%sversion", "event_type": "%sevent_type",
+		"schema_version": "%sschema_version", "payload": "%spayload", "metadata": "%smetadata",
+		"recorded_at": "%srecorded_at",
+	},
+	selectAs: map[string]string{"event_id": "::text"},
+	checkpoint: map[string]string{
+		"cp_name": "%sprojection", "cp_position": "%sposition", "cp_updated_at": "%supdated_at",
+		"cp_last_error": "%slast_error", "cp_error_count": "%serror_count",
+	},
+	metaKeys: map[string]string{
+		MetaCorrelationID: MetaCorrelationID, MetaCausationID: MetaCausationID,
+		MetaActor: MetaActor, MetaSource: MetaSource,
+	},
+}
+
+// col is the SQL expression of a logical event or checkpoint column, qualified
+// by alias ("" for none). An unknown name is a programming error.
+func (sc *schema) col(alias, name string) string {
+	t, ok := sc.columns[name]
+	if !ok {
+		if t, ok = sc.checkpoint[name]; !ok {
+			panic(fmt.Sprintf("eventstore: unknown column %q", name))
+		}
+	}
+	if alias != "" {
+		alias += "."
+	}
+	return strings.ReplaceAll(t, "%s", alias)
+}
+
+// selectList is the event select list that scanEvent reads, qualified by alias.
+func (sc *schema) selectList(alias string) string {
+	parts := make([]string, len(eventColumnNames))
+	for i, n := range eventColumnNames {
+		parts[i] = sc.col(alias, n) + sc.selectAs[n]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// metaText is the SQL text of a metadata key (NULL when absent).
+func (sc *schema) metaText(alias, key string) string {
+	return sc.col(alias, "metadata") + "->>" + quoteLiteral(sc.metaKey(key))
+}
+
+// metaHas tests that the metadata holds key; written next to metaText so that
+// the planner can use the jsonb expression indexes.
+func (sc *schema) metaHas(alias, key string) string {
+	return sc.col(alias, "metadata") + " ? " + quoteLiteral(sc.metaKey(key))
+}
+
+func (sc *schema) metaKey(key string) string {
+	k, ok := sc.metaKeys[key]
+	if !ok {
+		panic(fmt.Sprintf("eventstore: unknown metadata key %q", key))
+	}
+	return k
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// tokenPattern matches the names expand replaces: {events}, {checkpoints},
+// {col}, {alias.col}, {alias.*} (the select list) and {alias.meta:key}.
+var tokenPattern = regexp.MustCompile(`\{(?:([a-z]+)\.)?(\*|[a-z_]+)(?::([a-z_]+))?\}`)
+
+// expand resolves the names of a statement template:
+//
+//	{events}, {checkpoints}   the tables
+//	{e.stream_id}, {version}  a column, qualified or not
+//	{e.*}, {*}                the event select list scanEvent reads
+//	{e.meta:actor}            a metadata key's text
+//
+// Everything else, including jsonb operators and $n parameters, is left as is.
+func (sc *schema) expand(tmpl string) string {
+	return tokenPattern.ReplaceAllStringFunc(tmpl, func(tok string) string {
+		m := tokenPattern.FindStringSubmatch(tok)
+		alias, name, key := m[1], m[2], m[3]
+		switch {
+		case alias == "" && name == "events":
+			return sc.events
+		case alias == "" && name == "checkpoints":
+			return sc.checkpoints
+		case name == "*":
+			return sc.selectList(alias)
+		case name == "meta" && key != "":
+			return sc.metaText(alias, key)
+		case alias == "" && name == "where":
+			return tok // predicates.in fills it
+		}
+		return sc.col(alias, name)
+	})
+}
+
+// predicates builds the AND-ed WHERE conditions of one statement and their
+// arguments, on the columns of one table alias: the one way this package
+// turns a query's filters into SQL.
+type predicates struct {
+	sc    *schema
+	alias string
+	conds []string
+	args  []any
+}
+
+func (sc *schema) where(alias string, args ...any) *predicates {
+	return &predicates{sc: sc, alias: alias, args: args}
+}
+
+// on returns a builder for another alias that shares p's arguments, for a
+// sub-select of the same statement. Call p.merge when done.
+func (p *predicates) on(alias string) *predicates {
+	return &predicates{sc: p.sc, alias: alias, args: p.args}
+}
+
+// merge takes back the arguments a sub-builder added.
+func (p *predicates) merge(sub *predicates) { p.args = sub.args }
+
+// arg adds a parameter and returns its placeholder.
+func (p *predicates) arg(v any) string {
+	p.args = append(p.args, v)
+	return fmt.Sprintf("$%d", len(p.args))
+}
+
+// cond adds a condition template without a parameter ({col} names expand on
+// p's alias), e.g. a literal that a partial index's predicate must match.
+func (p *predicates) cond(tmpl string) {
+	p.conds = append(p.conds, p.sc.expand(strings.ReplaceAll(tmpl, "{", "{"+p.aliasDot())))
+}
+
+func (p *predicates) aliasDot() string {
+	if p.alias == "" {
+		return ""
+	}
+	return p.alias + "."
+}
+
+// cmp adds "column op value".
+func (p *predicates) cmp(col, op string, v any) {
+	p.conds = append(p.conds, p.sc.col(p.alias, col)+" "+op+" "+p.arg(v))
+}
+
+// sameAs adds "column = other.column": a correlated sub-select's join.
+func (p *predicates) sameAs(col, other string) {
+	p.conds = append(p.conds, p.sc.col(p.alias, col)+" = "+p.sc.col(other, col))
+}
+
+// eq adds "column = value".
+func (p *predicates) eq(col string, v any) { p.cmp(col, "=", v) }
+
+// streamIDCmp compares stream ids in byte order (COLLATE "C"), the order of
+// the stream listings' indexes.
+func (p *predicates) streamIDCmp(op, v string) {
+	p.conds = append(p.conds, p.sc.col(p.alias, "stream_id")+` COLLATE "C" `+op+" "+p.arg(v))
+}
+
+// streamIDPrefix keeps stream ids starting with prefix, taken literally.
+func (p *predicates) streamIDPrefix(prefix string) {
+	p.streamIDCmp("LIKE", likePrefix(prefix))
+}
+
+// metaEq keeps events whose metadata key equals v. The ? test lets the
+// planner use the partial expression indexes on the key.
+func (p *predicates) metaEq(key, v string) {
+	p.conds = append(p.conds, p.sc.metaHas(p.alias, key)+" AND "+p.sc.metaText(p.alias, key)+" = "+p.arg(v))
+}
+
+// in is the statement tmpl with its names expanded and {where} replaced by
+// the conditions. The conditions are already SQL: they are not expanded
+// again, so a metadata key can never be read as a name.
+func (p *predicates) in(tmpl string) string {
+	return strings.Replace(p.sc.expand(tmpl), "{where}", p.sql(), 1)
+}
+
+// sql is the conditions joined with AND ("true" when there are none).
+func (p *predicates) sql() string {
+	if len(p.conds) == 0 {
+		return "true"
+	}
+	return strings.Join(p.conds, " AND ")
+}
