@@ -136,12 +136,10 @@ func (s *Server) exportCSV(c echo.Context) error {
 	if err := w.Write(exportCSVHeader); err != nil {
 		return s.abortExport(c, err)
 	}
-	var m eventMeta
 	err = s.eachExportPage(c, r, func(evs []eventstore.Event) error {
 		for i := range evs {
 			e := &evs[i]
-			m = eventMeta{}
-			_ = json.Unmarshal(e.Metadata, &m)
+			m := e.Meta()
 			if err := w.Write([]string{"event", strconv.FormatInt(e.Position, 10), e.EventID, e.StreamID, e.StreamType,
 				strconv.Itoa(e.Version), e.EventType, strconv.Itoa(e.SchemaVersion), e.RecordedAt.UTC().Format(time.RFC3339Nano),
 				m.Actor, m.Source, m.CorrelationID, m.CausationID, string(e.Payload), string(e.Metadata)}); err != nil {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -154,19 +153,10 @@ func foldErrorText(fe timetravel.FoldError) string {
 	}
 }
 
-// jsonText renders a state value as compact JSON for the change list.
+// jsonText renders a state value as compact JSON for the change list,
+// shortened to 300 characters.
 func jsonText(v any) string {
-	if v == nil {
-		return "null"
-	}
-	// No HTML escaping: templ escapes, and people must read "<", not "\u003c".
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	r := []rune(strings.TrimSuffix(buf.String(), "\n"))
+	r := []rune(timetravel.JSONText(v))
 	if len(r) > 300 {
 		return string(r[:300]) + "…"
 	}

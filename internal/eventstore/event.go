@@ -33,32 +33,49 @@ type Event struct {
 	RecordedAt    time.Time       `json:"recorded_at"`
 }
 
-// Meta returns the string value of a metadata key, or "" when it is absent or
-// not a string. It decodes the metadata on every call: callers in hot loops
-// should use Metadata fields directly.
-func (e *Event) Meta(key string) string {
+// Meta is what auditd reads from an event's metadata: the keys with a
+// meaning to it.
+type Meta struct {
+	CorrelationID string
+	CausationID   string
+	Actor         string // who caused the event
+	Source        string // which API, job or tool wrote it
+}
+
+// Meta decodes the metadata keys auditd reads, in one pass. Metadata written
+// by other applications may hold non-string values under these keys, or be
+// no JSON object at all: those keys read as "". Callers that need several
+// keys call it once.
+func (e *Event) Meta() Meta {
 	if len(e.Metadata) == 0 {
-		return ""
+		return Meta{}
 	}
-	var m map[string]any
-	if err := json.Unmarshal(e.Metadata, &m); err != nil {
-		return ""
+	// Decoding into a struct skips every other key without building a map:
+	// folds call this once per event of a history.
+	var m struct {
+		CorrelationID any `json:"correlation_id"`
+		CausationID   any `json:"causation_id"`
+		Actor         any `json:"actor"`
+		Source        any `json:"source"`
 	}
-	s, _ := m[key].(string)
-	return s
+	if json.Unmarshal(e.Metadata, &m) != nil {
+		return Meta{}
+	}
+	text := func(v any) string { s, _ := v.(string); return s }
+	return Meta{CorrelationID: text(m.CorrelationID), CausationID: text(m.CausationID), Actor: text(m.Actor), Source: text(m.Source)}
 }
 
 // Actor is the `actor` metadata key: who caused the event.
-func (e *Event) Actor() string { return e.Meta(MetaActor) }
+func (e *Event) Actor() string { return e.Meta().Actor }
 
 // Source is the `source` metadata key: which API, job or tool wrote it.
-func (e *Event) Source() string { return e.Meta(MetaSource) }
+func (e *Event) Source() string { return e.Meta().Source }
 
 // CorrelationID is the `correlation_id` metadata key.
-func (e *Event) CorrelationID() string { return e.Meta(MetaCorrelationID) }
+func (e *Event) CorrelationID() string { return e.Meta().CorrelationID }
 
 // CausationID is the `causation_id` metadata key: the event_id of the cause.
-func (e *Event) CausationID() string { return e.Meta(MetaCausationID) }
+func (e *Event) CausationID() string { return e.Meta().CausationID }
 
 // NewEvent is an event to append. EventID and RecordedAt are optional: the
 // database fills them when empty (the demo generator sets them to build

@@ -345,7 +345,7 @@ func compileRule(raw json.RawMessage) (Rule, string) {
 		r.from, r.hasFrom = fp, true
 	}
 	if hasValue {
-		v, err := decodeJSON(j.Value)
+		v, err := DecodeJSON(j.Value)
 		if err != nil {
 			return fail("invalid value: %v", err)
 		}
@@ -516,7 +516,7 @@ func compileUpcastOp(raw json.RawMessage) (UpcastOp, string) {
 		if j.Value == nil {
 			return fail("missing value")
 		}
-		v, err := decodeJSON(j.Value)
+		v, err := DecodeJSON(j.Value)
 		if err != nil {
 			return fail("invalid value: %v", err)
 		}

@@ -138,7 +138,7 @@ func diffValue(ptr *ptrBuf, a, b any, hasA, hasB bool, emit func(Change)) {
 			return
 		}
 	}
-	if !jsonEqual(a, b) {
+	if !JSONEqual(a, b) {
 		emit(Change{Path: ptr.String(), Op: ChangeReplace, Old: deepCopy(a), New: deepCopy(b)})
 	}
 }

@@ -224,7 +224,7 @@ func (f *Folder) apply(st *State, ev *eventstore.Event, rec *recorder) (b Blame,
 		st.addError(FoldError{Version: version, EventType: ev.EventType, Stage: StageEvent, Rule: -1,
 			Message: fmt.Sprintf("versions %d to %d are missing before this event", st.Version+1, version-1)})
 	}
-	b = Blame{Version: version, EventType: ev.EventType, RecordedAt: ev.RecordedAt.UTC(), Actor: actorOf(ev), Position: ev.Position}
+	b = Blame{Version: version, EventType: ev.EventType, RecordedAt: ev.RecordedAt.UTC(), Actor: ev.Actor(), Position: ev.Position}
 	st.Version = version
 	st.At = b.RecordedAt
 
@@ -271,7 +271,7 @@ func decodePayload(p json.RawMessage) (any, error) {
 	if len(p) == 0 {
 		return map[string]any{}, nil
 	}
-	return decodeJSON(p)
+	return DecodeJSON(p)
 }
 
 func eventSchemaVersion(ev *eventstore.Event) int {
@@ -279,22 +279,6 @@ func eventSchemaVersion(ev *eventstore.Event) int {
 		return 1 // the store's default
 	}
 	return ev.SchemaVersion
-}
-
-// actorOf reads the actor without decoding all the metadata into a map:
-// Apply runs once per event of a history.
-func actorOf(ev *eventstore.Event) string {
-	if len(ev.Metadata) == 0 {
-		return ""
-	}
-	var m struct {
-		Actor any `json:"actor"`
-	}
-	if json.Unmarshal(ev.Metadata, &m) != nil {
-		return ""
-	}
-	s, _ := m.Actor.(string)
-	return s
 }
 
 // writer performs the writes of one event on a state and keeps Blame and
@@ -594,7 +578,7 @@ func (w *writer) remove(p Pointer, v any) error {
 	}
 	keep := make([]int, 0, len(arr))
 	for i, el := range arr {
-		if !jsonEqual(el, v) {
+		if !JSONEqual(el, v) {
 			keep = append(keep, i)
 		}
 	}

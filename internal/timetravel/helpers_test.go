@@ -44,7 +44,7 @@ func mustConfig(t testing.TB, src string) *Config {
 
 func mustJSON(t testing.TB, s string) any {
 	t.Helper()
-	v, err := decodeJSON([]byte(s))
+	v, err := DecodeJSON([]byte(s))
 	if err != nil {
 		t.Fatalf("decode %s: %v", s, err)
 	}

@@ -15,11 +15,11 @@ func MergePatch(target, patch any) any {
 
 // MergePatchJSON is MergePatch on JSON text.
 func MergePatchJSON(target, patch []byte) ([]byte, error) {
-	t, err := decodeJSON(target)
+	t, err := DecodeJSON(target)
 	if err != nil {
 		return nil, fmt.Errorf("timetravel: invalid merge patch target: %w", err)
 	}
-	p, err := decodeJSON(patch)
+	p, err := DecodeJSON(patch)
 	if err != nil {
 		return nil, fmt.Errorf("timetravel: invalid merge patch: %w", err)
 	}

@@ -8,11 +8,13 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 )
 
-// decodeJSON decodes one JSON value keeping numbers as json.Number, so that
-// money amounts keep their exact text ("10.50" stays "10.50").
-func decodeJSON(data []byte) (any, error) {
+// DecodeJSON decodes one JSON value keeping numbers as json.Number, so that
+// money amounts keep their exact text ("10.50" stays "10.50"). It is the one
+// decoder of JSON values that are folded, compared or shown.
+func DecodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -45,9 +47,28 @@ func deepCopy(v any) any {
 	}
 }
 
-// jsonEqual compares two decoded JSON values; numbers compare by value, so
-// 1, 1.0 and 1e0 are equal.
-func jsonEqual(a, b any) bool {
+// JSONEqual compares two decoded JSON values; numbers compare by value, so
+// 1, 1.0 and 1e0 are equal, and a number never equals a string.
+func JSONEqual(a, b any) bool { return jsonEqual(a, b, false) }
+
+// JSONEqualNumericText is JSONEqual, except that a number also equals a
+// string holding the same decimal number ("10.50" equals 10.5): a numeric
+// column of a read model may reach auditd as text (drift checks).
+func JSONEqualNumericText(a, b any) bool { return jsonEqual(a, b, true) }
+
+func jsonEqual(a, b any, numericText bool) bool {
+	if numericText {
+		if x, ok := numberText(a); ok {
+			if y, ok := b.(string); ok {
+				return sameNumber(x, strings.TrimSpace(y))
+			}
+		}
+		if y, ok := numberText(b); ok {
+			if x, ok := a.(string); ok {
+				return sameNumber(strings.TrimSpace(x), y)
+			}
+		}
+	}
 	switch x := a.(type) {
 	case map[string]any:
 		y, ok := b.(map[string]any)
@@ -56,7 +77,7 @@ func jsonEqual(a, b any) bool {
 		}
 		for k, xv := range x {
 			yv, ok := y[k]
-			if !ok || !jsonEqual(xv, yv) {
+			if !ok || !jsonEqual(xv, yv, numericText) {
 				return false
 			}
 		}
@@ -67,7 +88,7 @@ func jsonEqual(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !jsonEqual(x[i], y[i]) {
+			if !jsonEqual(x[i], y[i], numericText) {
 				return false
 			}
 		}
@@ -83,15 +104,29 @@ func jsonEqual(a, b any) bool {
 	}
 	xs, ok1 := numberText(a)
 	ys, ok2 := numberText(b)
-	if !ok1 || !ok2 {
-		return false
-	}
+	return ok1 && ok2 && sameNumber(xs, ys)
+}
+
+// sameNumber compares two decimal texts by value.
+func sameNumber(xs, ys string) bool {
 	if xs == ys {
-		return true
+		return xs != ""
 	}
 	xr, err1 := parseDecimal(xs)
 	yr, err2 := parseDecimal(ys)
 	return err1 == nil && err2 == nil && xr.rat.Cmp(yr.rat) == 0
+}
+
+// JSONText renders a decoded JSON value as compact JSON text, without HTML
+// escaping (templ escapes, and people must read "<", not "\u003c").
+func JSONText(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
 }
 
 // numberText returns the decimal text of a JSON number held as json.Number or
