@@ -72,7 +72,8 @@ type driftJobCreated struct {
 
 // startDriftJob is POST /projections/{name}/drift/jobs: starts checking
 // every stream in the background. Browsers are redirected to the progress
-// page; scripts get 202 with the job id.
+// page; scripts get 202 with the job id. While the projection has a running
+// job, that job is the answer; 429 when too many jobs run server-wide.
 func (s *Server) startDriftJob(c echo.Context) error {
 	if err := s.requireDrift(); err != nil {
 		return err
@@ -82,6 +83,9 @@ func (s *Server) startDriftJob(c echo.Context) error {
 	if err != nil {
 		if errors.Is(err, projections.ErrNoDriftMapping) {
 			return projectionError(err)
+		}
+		if errors.Is(err, projections.ErrTooManyJobs) {
+			return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
 		}
 		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
 	}

@@ -32,22 +32,28 @@ func projSetup(t *testing.T, now time.Time) (*bundle, *projections.Monitor) {
 		if _, err := d.Pool.Exec(t.Context(), `CREATE TABLE wallet_balances (wallet_id text PRIMARY KEY, balance numeric, status text)`); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := timetravel.ParseConfig([]byte(`{"reducers": {"Wallet": {"MoneyDeposited": [{"op": "inc", "path": "/balance", "from": "/amount"}]}},
-			"drift": {"wallet_balances": {"stream_type": "Wallet", "table": "wallet_balances", "key_column": "wallet_id", "fields": {"/balance": "balance"}}}}`), "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dc, err := projections.ParseDrift(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Drift = projections.NewDrift(d.Pool, dc, nil)
-		if err := d.Drift.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(d.Drift.Stop)
+		startDrift(t, d, `{"reducers": {"Wallet": {"MoneyDeposited": [{"op": "inc", "path": "/balance", "from": "/amount"}]}},
+			"drift": {"wallet_balances": {"stream_type": "Wallet", "table": "wallet_balances", "key_column": "wallet_id", "fields": {"/balance": "balance"}}}}`)
 	})
 	return b, mon
+}
+
+// startDrift configures and starts the drift checker of a test server.
+func startDrift(t *testing.T, d *Deps, config string) {
+	t.Helper()
+	cfg, err := timetravel.ParseConfig([]byte(config), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := projections.ParseDrift(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Drift = projections.NewDrift(d.Pool, dc, nil)
+	if err := d.Drift.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Drift.Stop)
 }
 
 func (b *bundle) exec(sql string, args ...any) {

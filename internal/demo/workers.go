@@ -106,15 +106,16 @@ func StartWorkers(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, 
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	store := eventstore.New(pool)
 	for _, w := range demoWorkers(opts.Faults) {
-		if _, err := pool.Exec(ctx, `INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING`, w.name); err != nil {
+		if err := store.RegisterCheckpoint(ctx, w.name); err != nil {
 			cancel()
-			return nil, fmt.Errorf("demo: unable to register projection %s: %w", w.name, err)
+			return nil, fmt.Errorf("demo: %w", err)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runWorker(ctx, pool, logger.With("projection", w.name), w, opts)
+			runWorker(ctx, pool, store, logger.With("projection", w.name), w, opts)
 		}()
 	}
 	return func() { cancel(); wg.Wait() }, nil
@@ -135,9 +136,9 @@ func demoWorkers(faults bool) []worker {
 }
 
 // runWorker processes batches until ctx ends.
-func runWorker(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, w worker, opts WorkersOptions) {
+func runWorker(ctx context.Context, pool *pgxpool.Pool, store *eventstore.Store, logger *slog.Logger, w worker, opts WorkersOptions) {
 	for {
-		n, err := step(ctx, pool, w)
+		n, err := step(ctx, pool, store, w)
 		wait := time.Duration(0)
 		var poison *poisonError
 		switch {
@@ -168,31 +169,20 @@ func runWorker(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, w w
 // the checkpoint commit together, so the read model is always exactly the
 // events up to the checkpoint. On a poison event the events before it are
 // committed, and the error is recorded on the checkpoint row.
-func step(ctx context.Context, pool *pgxpool.Pool, w worker) (int, error) {
+func step(ctx context.Context, pool *pgxpool.Pool, store *eventstore.Store, w worker) (int, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("demo: %s: unable to begin: %w", w.name, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	var cp int64
-	if err := tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projection = $1 FOR UPDATE`, w.name).Scan(&cp); err != nil {
-		return 0, fmt.Errorf("demo: %s: unable to read checkpoint: %w", w.name, err)
-	}
-	rows, err := tx.Query(ctx, `
-		SELECT position, event_id::text, stream_id, stream_type, version, event_type, schema_version, payload, metadata, recorded_at
-		FROM events WHERE position > $1 ORDER BY position LIMIT $2`, cp, w.batch)
+	es := store.InTx(tx)
+	cp, err := es.LockCheckpoint(ctx, w.name)
 	if err != nil {
-		return 0, fmt.Errorf("demo: %s: unable to read events: %w", w.name, err)
+		return 0, fmt.Errorf("demo: %s: %w", w.name, err)
 	}
-	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (eventstore.Event, error) {
-		var e eventstore.Event
-		var payload, metadata []byte
-		err := r.Scan(&e.Position, &e.EventID, &e.StreamID, &e.StreamType, &e.Version, &e.EventType, &e.SchemaVersion, &payload, &metadata, &e.RecordedAt)
-		e.Payload, e.Metadata = payload, metadata
-		return e, err
-	})
+	events, err := es.EventsAfter(ctx, cp, w.batch)
 	if err != nil {
-		return 0, fmt.Errorf("demo: %s: unable to read events: %w", w.name, err)
+		return 0, fmt.Errorf("demo: %s: %w", w.name, err)
 	}
 	if len(events) == 0 {
 		return 0, nil
@@ -209,13 +199,17 @@ func step(ctx context.Context, pool *pgxpool.Pool, w worker) (int, error) {
 		}
 		last = events[i].Position
 	}
-	if poison != nil {
-		b.Queue(`UPDATE projection_checkpoints SET position = $2, updated_at = now(), last_error = $3, error_count = error_count + 1 WHERE projection = $1`, w.name, last, poison.msg)
-	} else {
-		b.Queue(`UPDATE projection_checkpoints SET position = $2, updated_at = now(), last_error = NULL WHERE projection = $1`, w.name, last)
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return 0, fmt.Errorf("demo: %s: unable to apply batch: %w", w.name, err)
+		}
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return 0, fmt.Errorf("demo: %s: unable to apply batch: %w", w.name, err)
+	failure := ""
+	if poison != nil {
+		failure = poison.msg
+	}
+	if err := es.SaveCheckpoint(ctx, w.name, last, failure); err != nil {
+		return 0, fmt.Errorf("demo: %s: %w", w.name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("demo: %s: unable to commit: %w", w.name, err)

@@ -188,8 +188,8 @@ func TestSameValue(t *testing.T) {
 		{`{"x": 1.0}`, `{"x": 1}`, true}, {`[1, 2]`, `[1, 2.00]`, true}, {`[1]`, `[1, 2]`, false}, {`true`, `"true"`, false},
 	}
 	for _, c := range cases {
-		a, _ := decodeNumbers([]byte(c.a))
-		b, _ := decodeNumbers([]byte(c.b))
+		a, _ := timetravel.DecodeJSON([]byte(c.a))
+		b, _ := timetravel.DecodeJSON([]byte(c.b))
 		if got := sameValue(a, b); got != c.eq {
 			t.Errorf("sameValue(%s, %s) = %v, want %v", c.a, c.b, got, c.eq)
 		}

@@ -75,7 +75,8 @@ type Options struct {
 
 // Monitor computes projection panels. It is safe for concurrent use.
 type Monitor struct {
-	pool   *pgxpool.Pool
+	pool   *pgxpool.Pool     // auditd's own tables (lag samples) and the slots
+	store  *eventstore.Store // events and checkpoints
 	logger *slog.Logger
 	opts   Options
 }
@@ -97,7 +98,7 @@ func NewMonitor(pool *pgxpool.Pool, logger *slog.Logger, opts Options) *Monitor 
 	if opts.IdleAfter <= 0 {
 		opts.IdleAfter = time.Minute
 	}
-	return &Monitor{pool: pool, logger: logger, opts: opts}
+	return &Monitor{pool: pool, store: eventstore.New(pool), logger: logger, opts: opts}
 }
 
 // Now is the monitor's clock.
@@ -191,7 +192,7 @@ func (m *Monitor) Overview(ctx context.Context) (*Overview, error) {
 			continue
 		}
 		seen[name] = true
-		ov.Projections = append(ov.Projections, m.evaluate(now, head, checkpointRow{Name: name, Missing: true}, nil))
+		ov.Projections = append(ov.Projections, m.evaluate(now, head, checkpointRow{Checkpoint: eventstore.Checkpoint{Name: name}, Missing: true}, nil))
 	}
 	sort.Slice(ov.Projections, func(i, j int) bool { return ov.Projections[i].Name < ov.Projections[j].Name })
 	for i := range ov.Projections {

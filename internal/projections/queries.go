@@ -2,25 +2,16 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/auditd/auditd/internal/eventstore"
 )
 
-// checkpointRow is one projection_checkpoints row with what the lag needs.
+// checkpointRow is a checkpoint as the lag needs it.
 type checkpointRow struct {
-	Name         string
-	Position     int64
-	UpdatedAt    time.Time
-	LastError    *string
-	ErrorCount   int
-	NextPosition int64      // oldest event with position > checkpoint
-	NextAt       *time.Time // its recorded_at; nil when caught up
-	Missing      bool       // declared but no row
+	eventstore.Checkpoint
+	Missing bool // declared but no row
 }
 
 // sample is one row of auditd.lag_samples.
@@ -30,68 +21,15 @@ type sample struct {
 	ErrorCount int
 }
 
-// checkpointsSQL reads the head once and, for every checkpoint, the oldest
-// event not yet processed. Both are probes of the events primary key: the
-// head is the last entry, the next event the first entry after the
-// checkpoint. Nothing here scans events, so the cost is O(projections).
-const checkpointsSQL = `
-	WITH head AS (
-		SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1
-	)
-	SELECT h.position, h.recorded_at,
-	       c.projection, c.position, c.updated_at, c.last_error, c.error_count,
-	       n.position, n.recorded_at
-	FROM (SELECT 1) one
-	LEFT JOIN head h ON true
-	LEFT JOIN projection_checkpoints c ON true
-	LEFT JOIN LATERAL (
-		SELECT e.position, e.recorded_at FROM events e
-		WHERE e.position > greatest(c.position, 0)
-		ORDER BY e.position LIMIT 1
-	) n ON c.projection IS NOT NULL
-	ORDER BY c.projection`
-
 // checkpoints returns the head and every checkpoint row.
 func (m *Monitor) checkpoints(ctx context.Context) (eventstore.Head, []checkpointRow, error) {
-	var head eventstore.Head
-	rows, err := m.pool.Query(ctx, checkpointsSQL)
+	head, cps, err := m.store.Checkpoints(ctx)
 	if err != nil {
-		return head, nil, fmt.Errorf("projections: unable to read checkpoints: %w", err)
+		return head, nil, err
 	}
-	defer rows.Close()
-	var out []checkpointRow
-	for rows.Next() {
-		var (
-			headPos  *int64
-			headAt   *time.Time
-			name     *string
-			pos      *int64
-			updated  *time.Time
-			cp       checkpointRow
-			errCount *int32
-			nextPos  *int64
-			nextAt   *time.Time
-		)
-		if err := rows.Scan(&headPos, &headAt, &name, &pos, &updated, &cp.LastError, &errCount, &nextPos, &nextAt); err != nil {
-			return head, nil, fmt.Errorf("projections: unable to read checkpoints: %w", err)
-		}
-		if headPos != nil {
-			head = eventstore.Head{Position: *headPos, RecordedAt: *headAt}
-		}
-		if name == nil {
-			continue // no checkpoint rows at all
-		}
-		cp.Name, cp.Position, cp.UpdatedAt = *name, *pos, *updated
-		if errCount != nil {
-			cp.ErrorCount = int(*errCount)
-		}
-		if nextPos != nil {
-			cp.NextPosition, cp.NextAt = *nextPos, nextAt
-		}
-		out = append(out, cp)
-	}
-	if err := rows.Err(); err != nil {
-		return head, nil, fmt.Errorf("projections: unable to read checkpoints: %w", err)
+	out := make([]checkpointRow, len(cps))
+	for i := range cps {
+		out[i] = checkpointRow{Checkpoint: cps[i]}
 	}
 	return head, out, nil
 }
@@ -195,35 +133,9 @@ func (m *Monitor) History(ctx context.Context, name string, since time.Time, buc
 }
 
 // Unprocessed reads the first limit events after a projection's checkpoint:
-// what it is working on, or stuck on. A primary key range scan.
+// what it is working on, or stuck on.
 func (m *Monitor) Unprocessed(ctx context.Context, checkpoint int64, limit int) ([]eventstore.Event, error) {
-	rows, err := m.pool.Query(ctx, `
-		SELECT position, event_id::text, stream_id, stream_type, version, event_type, schema_version, payload, metadata, recorded_at
-		FROM events WHERE position > $1 ORDER BY position LIMIT $2`, max(checkpoint, 0), limit)
-	if err != nil {
-		return nil, fmt.Errorf("projections: unable to read unprocessed events: %w", err)
-	}
-	events, err := collect(rows)
-	if err != nil {
-		return nil, fmt.Errorf("projections: unable to read unprocessed events: %w", err)
-	}
-	return events, nil
-}
-
-// collect scans rows of the events select list used in this package.
-func collect(rows pgx.Rows) ([]eventstore.Event, error) {
-	defer rows.Close()
-	var out []eventstore.Event
-	for rows.Next() {
-		var e eventstore.Event
-		var payload, metadata []byte
-		if err := rows.Scan(&e.Position, &e.EventID, &e.StreamID, &e.StreamType, &e.Version, &e.EventType, &e.SchemaVersion, &payload, &metadata, &e.RecordedAt); err != nil {
-			return nil, err
-		}
-		e.Payload, e.Metadata = payload, metadata
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return m.store.EventsAfter(ctx, checkpoint, limit)
 }
 
 // StreamProjectionStatus says whether one projection has processed a
@@ -244,46 +156,28 @@ func (m *Monitor) StreamStatus(ctx context.Context, streamID string) ([]StreamPr
 	if streamID == "" {
 		return nil, eventstore.ErrEmptyStreamID
 	}
-	var last int64
-	err := m.pool.QueryRow(ctx, `SELECT position FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1`, streamID).Scan(&last)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %q", eventstore.ErrStreamNotFound, streamID)
-	}
+	last, err := m.store.StreamLastPosition(ctx, streamID)
 	if err != nil {
-		return nil, fmt.Errorf("projections: unable to read stream %q: %w", streamID, err)
+		return nil, err
 	}
-	// Counting the stream's events after each checkpoint walks only this
-	// stream's index entries (streams are short); positions are not
-	// ordered by version, so the count cannot be derived from versions.
-	rows, err := m.pool.Query(ctx, `
-		SELECT c.projection, c.position,
-		       (SELECT count(*) FROM events e WHERE e.stream_id = $1 AND e.position > greatest(c.position, 0))
-		FROM projection_checkpoints c ORDER BY c.projection`, streamID)
+	behind, err := m.store.StreamBehindCheckpoints(ctx, streamID)
 	if err != nil {
-		return nil, fmt.Errorf("projections: unable to read stream status %q: %w", streamID, err)
+		return nil, err
 	}
-	defer rows.Close()
 	out := []StreamProjectionStatus{}
 	seen := map[string]bool{}
-	for rows.Next() {
-		s := StreamProjectionStatus{StreamPosition: last}
-		if err := rows.Scan(&s.Projection, &s.Checkpoint, &s.EventsBehind); err != nil {
-			return nil, fmt.Errorf("projections: unable to read stream status %q: %w", streamID, err)
-		}
-		s.Processed = s.Checkpoint >= last
-		seen[s.Projection] = true
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("projections: unable to read stream status %q: %w", streamID, err)
+	for _, b := range behind {
+		seen[b.Projection] = true
+		out = append(out, StreamProjectionStatus{Projection: b.Projection, Checkpoint: b.Checkpoint, StreamPosition: last,
+			EventsBehind: b.EventsBehind, Processed: b.Checkpoint >= last})
 	}
 	for _, name := range m.opts.Declared {
 		if seen[name] {
 			continue
 		}
-		var n int64
-		if err := m.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE stream_id = $1`, streamID).Scan(&n); err != nil {
-			return nil, fmt.Errorf("projections: unable to read stream status %q: %w", streamID, err)
+		n, err := m.store.StreamLength(ctx, streamID)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, StreamProjectionStatus{Projection: name, StreamPosition: last, EventsBehind: n, NeverWrote: true})
 	}
