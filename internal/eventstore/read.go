@@ -182,21 +182,7 @@ func (s *Store) ReadLog(ctx context.Context, q LogQuery) ([]Event, error) {
 	if q.StreamType != "" {
 		w.eq("stream_type", q.StreamType)
 	}
-	if q.EventType != "" {
-		w.eq("event_type", q.EventType)
-	}
-	if q.CorrelationID != "" {
-		w.metaEq(MetaCorrelationID, q.CorrelationID)
-	}
-	if q.Actor != "" {
-		w.metaEq(MetaActor, q.Actor)
-	}
-	if !q.From.IsZero() {
-		w.cmp("recorded_at", ">=", q.From)
-	}
-	if !q.To.IsZero() {
-		w.cmp("recorded_at", "<=", q.To)
-	}
+	w.eventFilters(q.EventType, q.Actor, q.CorrelationID, q.From, q.To)
 	order := "DESC"
 	if q.OldestFirst {
 		order = "ASC"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,6 +38,8 @@ type schema struct {
 	selectAs    map[string]string // logical column -> select-list cast, when the scan needs one
 	checkpoint  map[string]string // logical checkpoint column -> expression template
 	metaKeys    map[string]string // logical metadata key -> key in the metadata object
+
+	expanded sync.Map // template -> statement: templates are a bounded set of constants and their combinations
 }
 
 // Logical event columns, in the order scanEvent reads them.
@@ -124,7 +127,10 @@ var tokenPattern = regexp.MustCompile(`\{(?:([a-z]+)\.)?(\*|[a-z_]+)(?::([a-z_]+
 //
 // Everything else, including jsonb operators and $n parameters, is left as is.
 func (sc *schema) expand(tmpl string) string {
-	return tokenPattern.ReplaceAllStringFunc(tmpl, func(tok string) string {
+	if out, ok := sc.expanded.Load(tmpl); ok {
+		return out.(string)
+	}
+	out := tokenPattern.ReplaceAllStringFunc(tmpl, func(tok string) string {
 		m := tokenPattern.FindStringSubmatch(tok)
 		alias, name, key := m[1], m[2], m[3]
 		switch {
@@ -141,6 +147,8 @@ func (sc *schema) expand(tmpl string) string {
 		}
 		return sc.col(alias, name)
 	})
+	sc.expanded.Store(tmpl, out)
+	return out
 }
 
 // predicates builds the AND-ed WHERE conditions of one statement and their

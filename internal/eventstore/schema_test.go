@@ -76,8 +76,7 @@ func TestSchemaExpandsNamesFromOnePlace(t *testing.T) {
 		t.Errorf("no conditions: %q", got)
 	}
 	// A metadata key holding braces is never expanded as a name.
-	odd := *native
-	odd.metaKeys = map[string]string{MetaActor: "{events}"}
+	odd := &schema{events: native.events, columns: native.columns, metaKeys: map[string]string{MetaActor: "{events}"}}
 	w = odd.where("")
 	w.metaEq(MetaActor, "a")
 	if got := w.in(`SELECT 1 FROM {events} WHERE {where}`); !strings.Contains(got, `metadata->>'{events}' = $1`) {

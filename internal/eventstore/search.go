@@ -80,23 +80,29 @@ func (s *Store) SearchStreams(ctx context.Context, q StreamSearch) (StreamPage, 
 	return s.searchByHeads(ctx, q, limit)
 }
 
-// eventFilters adds q's event-level filters to p.
-func (p *predicates) eventFilters(q StreamSearch) {
-	if q.EventType != "" {
-		p.eq("event_type", q.EventType)
+// eventFilters adds the event-level filters the log and the stream search
+// share; empty values (zero times) filter nothing.
+func (p *predicates) eventFilters(eventType, actor, correlationID string, from, to time.Time) {
+	if eventType != "" {
+		p.eq("event_type", eventType)
 	}
-	if q.Actor != "" {
-		p.metaEq(MetaActor, q.Actor)
+	if actor != "" {
+		p.metaEq(MetaActor, actor)
 	}
-	if q.CorrelationID != "" {
-		p.metaEq(MetaCorrelationID, q.CorrelationID)
+	if correlationID != "" {
+		p.metaEq(MetaCorrelationID, correlationID)
 	}
-	if !q.From.IsZero() {
-		p.cmp("recorded_at", ">=", q.From)
+	if !from.IsZero() {
+		p.cmp("recorded_at", ">=", from)
 	}
-	if !q.To.IsZero() {
-		p.cmp("recorded_at", "<=", q.To)
+	if !to.IsZero() {
+		p.cmp("recorded_at", "<=", to)
 	}
+}
+
+// searchFilters adds q's event-level filters to p.
+func (p *predicates) searchFilters(q StreamSearch) {
+	p.eventFilters(q.EventType, q.Actor, q.CorrelationID, q.From, q.To)
 }
 
 // streamFilters adds q's stream-level filters and its cursor to p, and
@@ -122,7 +128,7 @@ func (p *predicates) streamFilters(q StreamSearch) (order string) {
 // upTo: it only tells "few" from "many", reading at most upTo index entries.
 func (s *Store) countMatchingEvents(ctx context.Context, q StreamSearch, upTo int) (int, error) {
 	w := s.sc.where("e")
-	w.eventFilters(q)
+	w.searchFilters(q)
 	if q.StreamType != "" {
 		w.eq("stream_type", q.StreamType)
 	}
@@ -138,7 +144,7 @@ func (s *Store) countMatchingEvents(ctx context.Context, q StreamSearch, upTo in
 // then each stream's summary.
 func (s *Store) searchByEvents(ctx context.Context, q StreamSearch, limit int) (StreamPage, error) {
 	w := s.sc.where("e")
-	w.eventFilters(q)
+	w.searchFilters(q)
 	order := w.streamFilters(q)
 	sql := w.in(`WITH m AS (
 		SELECT DISTINCT {e.stream_id} COLLATE "C" AS stream_id FROM {events} e
@@ -174,7 +180,7 @@ func (s *Store) searchByHeads(ctx context.Context, q StreamSearch, limit int) (S
 	if filtered {
 		x := w.on("x")
 		x.sameAs("stream_id", "h")
-		x.eventFilters(q)
+		x.searchFilters(q)
 		match = ` AND EXISTS (SELECT 1 FROM ` + s.sc.events + ` x WHERE ` + x.sql() + `)`
 		w.merge(x)
 	}
