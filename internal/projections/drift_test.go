@@ -186,6 +186,7 @@ func TestSameValue(t *testing.T) {
 		{`10.5`, `10.50`, true}, {`10.5`, `"10.50"`, true}, {`1e2`, `100`, true}, {`10.5`, `10.51`, false},
 		{`"a"`, `"a"`, true}, {`"a"`, `"b"`, false}, {`null`, `null`, true}, {`0`, `null`, false},
 		{`{"x": 1.0}`, `{"x": 1}`, true}, {`[1, 2]`, `[1, 2.00]`, true}, {`[1]`, `[1, 2]`, false}, {`true`, `"true"`, false},
+		{`"10.50"`, `10.5`, true}, {`{"x": [1]}`, `{"x": ["1.0"]}`, true}, {`"10.5"`, `"10.50"`, false}, {`1`, `"one"`, false},
 	}
 	for _, c := range cases {
 		a, _ := timetravel.DecodeJSON([]byte(c.a))
