@@ -41,7 +41,8 @@ type Deps struct {
 
 	// Time travel.
 	// TimeTravel folds states with the configured reducers and snapshots;
-	// nil: pages fold with merge patches only and write no snapshots.
+	// nil: New builds one that folds with merge patches only and writes no
+	// snapshots (a cache under a config nobody chose would only be noise).
 	TimeTravel *timetravel.Service
 
 	// Live.
@@ -81,6 +82,9 @@ type Server struct {
 func New(cfg Config, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.TimeTravel == nil && deps.Store != nil {
+		deps.TimeTravel = timetravel.NewService(deps.Store, nil, deps.Logger, timetravel.ServiceOptions{SnapshotEvery: -1})
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:8080"

@@ -57,7 +57,7 @@ func (s *Server) showDiff(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !from.hasVersion && from.at.IsZero() {
+	if !from.hasVersion && !from.hasAt {
 		from = moment{version: 0, hasVersion: true}
 	}
 	info, err := s.deps.Store.Stream(ctx, id)
