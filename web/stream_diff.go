@@ -72,7 +72,10 @@ func (s *Server) showDiff(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	changes := timetravel.Diff(fromState, toState)
+	changes, err := s.deps.TimeTravel.Changes(ctx, info, fromState, toState)
+	if err != nil {
+		return err
+	}
 
 	data := diffJSON{
 		StreamID: info.StreamID, StreamType: info.StreamType, From: from.String(), To: to.String(),
