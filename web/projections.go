@@ -285,17 +285,14 @@ func headerBanners(alerts []projections.Alert) []views.Banner {
 	index := map[string]int{}
 	extra := map[string]int{}
 	for _, a := range alerts {
-		switch a.Kind {
-		case "stalled", "failing", "lag_events", "lag_seconds", "retained_wal", "wal_lost":
-		default:
+		if !a.Kind.Breach() {
 			continue
 		}
-		key := a.Kind[:1] + ":" + a.Subject
-		if a.Kind != "retained_wal" && a.Kind != "wal_lost" {
-			key = "p:" + a.Subject
-		}
+		// A slot and a projection may share a name: they are two lines.
+		key := "s:" + a.Subject
 		b := projectionAlert(a)
-		if a.Kind != "retained_wal" && a.Kind != "wal_lost" {
+		if !a.Kind.OnSlot() {
+			key = "p:" + a.Subject
 			b.Href = "/projections/" + urlPathEscape(a.Subject)
 		}
 		i, seen := index[key]
