@@ -144,14 +144,18 @@ func queryPosition(c echo.Context, name string) (int64, error) {
 	return n, nil
 }
 
-// queryLimit reads the page size: 1..max, def when absent.
-func queryLimit(c echo.Context, def, maxN int) (int, error) {
+// pageSize is how many rows a paged list shows without ?limit; links
+// carry ?limit only when it differs.
+const pageSize = 50
+
+// queryLimit reads the page size: 1..maxN, pageSize when absent.
+func queryLimit(c echo.Context, maxN int) (int, error) {
 	n, err := queryInt(c, "limit")
 	if err != nil {
 		return 0, err
 	}
 	if n == 0 {
-		return def, nil
+		return pageSize, nil
 	}
 	if n > maxN {
 		return 0, badRequest("limit", "%d is more than %d", n, maxN)

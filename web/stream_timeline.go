@@ -63,7 +63,7 @@ func (s *Server) showTimeline(c echo.Context) error {
 	}
 	// The zero time is a time too (before every event), not "no time".
 	hasAt := strings.TrimSpace(c.QueryParam("at")) != ""
-	limit, err := queryLimit(c, 50, eventstore.MaxPageSize)
+	limit, err := queryLimit(c, eventstore.MaxPageSize)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (s *Server) showTimeline(c echo.Context) error {
 	}
 	self := streamPath(id, "")
 	extra := ""
-	if limit != 50 {
+	if limit != pageSize {
 		extra = "&limit=" + views.Itoa(limit)
 	}
 	if first > 1 {
