@@ -229,3 +229,29 @@ func setNonEmpty(v url.Values, key, value string) {
 		v.Set(key, value)
 	}
 }
+
+// streamIDParam reads the {stream_id} path segment. Echo matches on the raw
+// path when the URL has escapes its decoded form cannot express (an id
+// with a "/" arrives as %2F): the parameter is then still escaped.
+func streamIDParam(c echo.Context) (string, error) {
+	id := c.Param("id")
+	if c.Request().URL.RawPath != "" {
+		u, err := url.PathUnescape(id)
+		if err != nil {
+			return "", badRequest("stream_id", "%q is not a valid URL path segment", id)
+		}
+		id = u
+	}
+	if strings.TrimSpace(id) == "" {
+		return "", badRequest("stream_id", "empty")
+	}
+	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) || len(id) > 1024 {
+		return "", badRequest("stream_id", "not a stream id")
+	}
+	return id, nil
+}
+
+// streamPath is the URL path of a stream's page plus suffix ("", "/state", …).
+func streamPath(streamID, suffix string) string {
+	return "/streams/" + url.PathEscape(streamID) + suffix
+}

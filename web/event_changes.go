@@ -1,3 +1,6 @@
+// Per-event changes: the state before a page of events and what each event
+// of it changed, shared by the timeline and the event detail page.
+
 package web
 
 import (
@@ -5,43 +8,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
-	"time"
-	"unicode/utf8"
-
-	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/timetravel"
 	"github.com/auditd/auditd/views"
 )
-
-// streamIDParam reads the {stream_id} path segment. Echo matches on the raw
-// path when the URL has escapes its decoded form cannot express (an id
-// with a "/" arrives as %2F): the parameter is then still escaped.
-func streamIDParam(c echo.Context) (string, error) {
-	id := c.Param("id")
-	if c.Request().URL.RawPath != "" {
-		u, err := url.PathUnescape(id)
-		if err != nil {
-			return "", badRequest("stream_id", "%q is not a valid URL path segment", id)
-		}
-		id = u
-	}
-	if strings.TrimSpace(id) == "" {
-		return "", badRequest("stream_id", "empty")
-	}
-	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) || len(id) > 1024 {
-		return "", badRequest("stream_id", "not a stream id")
-	}
-	return id, nil
-}
-
-// streamPath is the URL path of a stream's page plus suffix ("", "/state", …).
-func streamPath(streamID, suffix string) string {
-	return "/streams/" + url.PathEscape(streamID) + suffix
-}
 
 // stateAfter returns the stream's state after version v (the empty state for
 // v = 0), for the per-event changes of a page that starts at v+1. The
@@ -143,14 +115,4 @@ func jsonText(v any) string {
 		return string(r[:300]) + "…"
 	}
 	return string(r)
-}
-
-// stateAtTime returns the stream's state after every event recorded at or
-// before t (all events for a zero t).
-func (s *Server) stateAtTime(ctx context.Context, si eventstore.StreamInfo, t time.Time) (*timetravel.State, error) {
-	p := timetravel.Point{}
-	if !t.IsZero() {
-		p = timetravel.AtTime(t)
-	}
-	return s.deps.TimeTravel.StateOf(ctx, si, p)
 }
