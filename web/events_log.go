@@ -70,7 +70,7 @@ func (s *Server) listEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryLimit(c, 50, eventstore.MaxPageSize-1)
+	limit, err := queryLimit(c, eventstore.MaxPageSize-1)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func (s *Server) listEvents(c echo.Context) error {
 		if key != "" {
 			q.Set(key, views.I64(pos))
 		}
-		if limit != 50 {
+		if limit != pageSize {
 			q.Set("limit", views.Itoa(limit))
 		}
 		if len(q) == 0 {

@@ -25,6 +25,7 @@ var liveSlotSeq atomic.Int64
 // liveStack is auditd's live path on a test database: consumer, hub and a
 // real HTTP server.
 type liveStack struct {
+	banners  *BannerRefresher
 	hub      *live.Hub
 	consumer *live.Consumer
 	server   *Server
@@ -42,8 +43,13 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	banners := NewBannerRefresher(nil, time.Hour, AlertBanners(alerts))
+	if err := banners.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(banners.Stop)
 	srv := New(Config{}, Deps{Pool: db.Pool, Store: eventstore.New(db.Pool), LiveHub: hub, LiveConsumer: c,
-		LiveAlerts: alerts, Banners: []BannerSource{AlertBanners(alerts)}, LiveHeartbeat: time.Hour})
+		LiveAlerts: alerts, Banners: banners, LiveHeartbeat: time.Hour})
 	hs := httptest.NewServer(srv.Handler())
 	stopped := false
 	stop = func() {
@@ -56,7 +62,7 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 		c.Stop()
 	}
 	t.Cleanup(stop)
-	return &liveStack{hub: hub, consumer: c, server: srv, http: hs}, stop
+	return &liveStack{banners: banners, hub: hub, consumer: c, server: srv, http: hs}, stop
 }
 
 // newLiveSlot names a slot and drops it when the test ends (after the
@@ -447,6 +453,9 @@ func TestLiveTamperAlertIsSentAndBannered(t *testing.T) {
 	if m.Event != "alert" || !strings.Contains(m.Data, "Tamper alert: update of 1 row") {
 		t.Fatalf("alert message %+v", m)
 	}
+	// Pages read the banners the refresher holds: refresh now that the
+	// alert is written rather than wait out its interval.
+	st.banners.Refresh(ctx)
 	for _, path := range []string{"/", "/live"} {
 		resp, err := http.Get(st.http.URL + path)
 		if err != nil {

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -118,32 +116,18 @@ func alertBanner(a *live.Alert) views.Banner {
 	}
 }
 
-// AlertBanners is the BannerSource for tamper alerts. It caches the summary
-// for a second: it runs on every page view.
+// AlertBanners is the banner source for tamper alerts: one line, the
+// latest alert with the count of all.
 func AlertBanners(alerts *live.Alerts) BannerSource {
-	var mu sync.Mutex
-	var at time.Time
-	var cached []views.Banner
-	return func(ctx context.Context) []views.Banner {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(at) < time.Second {
-			return cached
-		}
+	return func(ctx context.Context) ([]views.Banner, error) {
 		sum, err := alerts.Summary(ctx)
-		if err != nil {
-			// A banner query must never break the page; keep the last answer.
-			return cached
+		if err != nil || sum.Latest == nil {
+			return nil, err
 		}
-		at = time.Now()
-		cached = nil
-		if sum.Latest != nil {
-			b := alertBanner(sum.Latest)
-			if sum.Count > 1 {
-				b.Text = fmt.Sprintf("%d tamper alerts; latest: %s", sum.Count, b.Text)
-			}
-			cached = []views.Banner{b}
+		b := alertBanner(sum.Latest)
+		if sum.Count > 1 {
+			b.Text = fmt.Sprintf("%d tamper alerts; latest: %s", sum.Count, b.Text)
 		}
-		return cached
+		return []views.Banner{b}, nil
 	}
 }

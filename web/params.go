@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -27,15 +28,17 @@ const timeFormatsHelp = `use RFC 3339 (2025-05-16T02:00:03Z, 2025-05-16T04:00:03
 // viewer's zone; without script, date-time values are read as UTC.
 func parseTime(value, tz string) (time.Time, error) {
 	value = strings.TrimSpace(value)
-	if t, err := time.Parse(time.RFC3339Nano, value); err == nil {
-		return t.UTC(), nil
-	}
 	// A space instead of the T, as people type it.
 	if len(value) > 10 && value[10] == ' ' {
 		value = value[:10] + "T" + value[11:]
-		if t, err := time.Parse(time.RFC3339Nano, value); err == nil {
-			return t.UTC(), nil
-		}
+	}
+	// An offset typed unencoded into a URL ("…T04:00:03+02:00") arrives
+	// with a space for the "+".
+	if i := strings.LastIndexByte(value, ' '); i > 10 {
+		value = value[:i] + "+" + value[i+1:]
+	}
+	if t, err := time.Parse(time.RFC3339Nano, value); err == nil {
+		return t.UTC(), nil
 	}
 	loc, err := parseOffset(tz)
 	if err != nil {
@@ -49,8 +52,20 @@ func parseTime(value, tz string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a time", value)
 }
 
+// offsetError is parseTime's answer for a tz that is not a UTC offset, so
+// that callers name the tz parameter rather than the time.
+type offsetError struct{ tz string }
+
+func (e *offsetError) Error() string {
+	return fmt.Sprintf("%q is not a UTC offset like +02:00 or -05:30", e.tz)
+}
+
 // parseOffset turns "+02:00", "+0200", "-05:30", "Z" or "" into a fixed zone.
+// A leading space is a "+" that a URL typed by hand decoded as a space.
 func parseOffset(tz string) (*time.Location, error) {
+	if strings.HasPrefix(tz, " ") {
+		tz = "+" + tz[1:]
+	}
 	tz = strings.TrimSpace(tz)
 	if tz == "" || tz == "Z" || tz == "UTC" {
 		return time.UTC, nil
@@ -61,7 +76,7 @@ func parseOffset(tz string) (*time.Location, error) {
 			return time.FixedZone(tz, off), nil
 		}
 	}
-	return nil, fmt.Errorf("tz %q is not a UTC offset like +02:00", tz)
+	return nil, &offsetError{tz: tz}
 }
 
 // queryTime reads an optional time parameter (zero when absent), honouring
@@ -73,12 +88,18 @@ func queryTime(c echo.Context, name string) (time.Time, error) {
 	}
 	t, err := parseTime(v, c.QueryParam("tz"))
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "tz ") {
-			return time.Time{}, badRequest("tz", "%q is not a UTC offset like +02:00 or -05:30", c.QueryParam("tz"))
-		}
-		return time.Time{}, badRequest(name, "%q is not a time: %s", v, timeFormatsHelp)
+		return time.Time{}, timeParamError(name, err, "%q is not a time: %s", v, timeFormatsHelp)
 	}
 	return t, nil
+}
+
+// timeParamError is the 400 for a parseTime error: one naming tz when the
+// zone is wrong, else one naming param with the message given.
+func timeParamError(param string, err error, format string, args ...any) error {
+	if oe, ok := errors.AsType[*offsetError](err); ok {
+		return badRequest("tz", "%s", oe.Error())
+	}
+	return badRequest(param, format, args...)
 }
 
 // queryTimeRange reads from/to-style parameters and rejects a range that
@@ -123,14 +144,18 @@ func queryPosition(c echo.Context, name string) (int64, error) {
 	return n, nil
 }
 
-// queryLimit reads the page size: 1..max, def when absent.
-func queryLimit(c echo.Context, def, maxN int) (int, error) {
+// pageSize is how many rows a paged list shows without ?limit; links
+// carry ?limit only when it differs.
+const pageSize = 50
+
+// queryLimit reads the page size: 1..maxN, pageSize when absent.
+func queryLimit(c echo.Context, maxN int) (int, error) {
 	n, err := queryInt(c, "limit")
 	if err != nil {
 		return 0, err
 	}
 	if n == 0 {
-		return def, nil
+		return pageSize, nil
 	}
 	if n > maxN {
 		return 0, badRequest("limit", "%d is more than %d", n, maxN)
@@ -203,4 +228,30 @@ func setNonEmpty(v url.Values, key, value string) {
 	if value != "" {
 		v.Set(key, value)
 	}
+}
+
+// streamIDParam reads the {stream_id} path segment. Echo matches on the raw
+// path when the URL has escapes its decoded form cannot express (an id
+// with a "/" arrives as %2F): the parameter is then still escaped.
+func streamIDParam(c echo.Context) (string, error) {
+	id := c.Param("id")
+	if c.Request().URL.RawPath != "" {
+		u, err := url.PathUnescape(id)
+		if err != nil {
+			return "", badRequest("stream_id", "%q is not a valid URL path segment", id)
+		}
+		id = u
+	}
+	if strings.TrimSpace(id) == "" {
+		return "", badRequest("stream_id", "empty")
+	}
+	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) || len(id) > 1024 {
+		return "", badRequest("stream_id", "not a stream id")
+	}
+	return id, nil
+}
+
+// streamPath is the URL path of a stream's page plus suffix ("", "/state", …).
+func streamPath(streamID, suffix string) string {
+	return "/streams/" + url.PathEscape(streamID) + suffix
 }

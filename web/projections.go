@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -252,28 +251,14 @@ func projectionError(err error) error {
 	return err
 }
 
-// ProjectionBanners is the overview's (and every page's) banner source for
-// projection and slot alerts. It caches the computation for a second: it
-// runs on every page view.
+// ProjectionBanners is the banner source for projection and slot alerts.
 func ProjectionBanners(mon *projections.Monitor) BannerSource {
-	var (
-		mu      sync.Mutex
-		at      time.Time
-		banners []views.Banner
-	)
-	return func(ctx context.Context) []views.Banner {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(at) < time.Second {
-			return banners
-		}
+	return func(ctx context.Context) ([]views.Banner, error) {
 		ov, err := mon.Overview(ctx)
 		if err != nil {
-			return banners
+			return nil, err
 		}
-		at = time.Now()
-		banners = headerBanners(ov.Alerts)
-		return banners
+		return headerBanners(ov.Alerts), nil
 	}
 }
 
@@ -285,17 +270,14 @@ func headerBanners(alerts []projections.Alert) []views.Banner {
 	index := map[string]int{}
 	extra := map[string]int{}
 	for _, a := range alerts {
-		switch a.Kind {
-		case "stalled", "failing", "lag_events", "lag_seconds", "retained_wal", "wal_lost":
-		default:
+		if !a.Kind.Breach() {
 			continue
 		}
-		key := a.Kind[:1] + ":" + a.Subject
-		if a.Kind != "retained_wal" && a.Kind != "wal_lost" {
-			key = "p:" + a.Subject
-		}
+		// A slot and a projection may share a name: they are two lines.
+		key := "s:" + a.Subject
 		b := projectionAlert(a)
-		if a.Kind != "retained_wal" && a.Kind != "wal_lost" {
+		if !a.Kind.OnSlot() {
+			key = "p:" + a.Subject
 			b.Href = "/projections/" + urlPathEscape(a.Subject)
 		}
 		i, seen := index[key]

@@ -21,7 +21,10 @@ func (s *Server) showStreamProjections(c echo.Context) error {
 	if err := s.requireProjections(); err != nil {
 		return err
 	}
-	id := c.Param("id")
+	id, err := streamIDParam(c)
+	if err != nil {
+		return err
+	}
 	st, err := s.deps.Projections.StreamStatus(c.Request().Context(), id)
 	if err != nil {
 		return err

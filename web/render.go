@@ -48,10 +48,7 @@ func (s *Server) chrome(c echo.Context, title, nav string) views.Chrome {
 	if tok, ok := c.Get(csrfContextKey).(string); ok {
 		ch.CSRFToken = tok
 	}
-	ctx := c.Request().Context()
-	for _, src := range s.deps.Banners {
-		ch.Banners = append(ch.Banners, src(ctx)...)
-	}
+	ch.Banners = s.deps.Banners.Banners()
 	return ch
 }
 

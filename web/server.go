@@ -19,7 +19,6 @@ import (
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/timetravel"
-	"github.com/auditd/auditd/views"
 )
 
 // Config is the HTTP server's own configuration.
@@ -27,21 +26,19 @@ type Config struct {
 	Listen string // host:port
 }
 
-// BannerSource supplies banners shown in every page's header (tamper alerts,
-// projection threshold breaches). It must be cheap: it runs on each page view.
-type BannerSource func(ctx context.Context) []views.Banner
-
 // Deps are the services the handlers read from. Optional ones may be nil:
 // their pages then answer 503 with a message.
 type Deps struct {
-	Pool    *pgxpool.Pool
-	Store   *eventstore.Store
-	Logger  *slog.Logger
-	Banners []BannerSource
+	Pool   *pgxpool.Pool
+	Store  *eventstore.Store
+	Logger *slog.Logger
+	// Banners are the header banners pages show; nil: none.
+	Banners *BannerRefresher
 
 	// Time travel.
 	// TimeTravel folds states with the configured reducers and snapshots;
-	// nil: pages fold with merge patches only and write no snapshots.
+	// nil: New builds one that folds with merge patches only and writes no
+	// snapshots (a cache under a config nobody chose would only be noise).
 	TimeTravel *timetravel.Service
 
 	// Live.
@@ -81,6 +78,9 @@ type Server struct {
 func New(cfg Config, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.TimeTravel == nil && deps.Store != nil {
+		deps.TimeTravel = timetravel.NewService(deps.Store, nil, deps.Logger, timetravel.ServiceOptions{SnapshotEvery: -1})
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:8080"

@@ -57,7 +57,7 @@ func (s *Server) showDiff(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !from.hasVersion && from.at.IsZero() {
+	if !from.hasVersion && !from.hasAt {
 		from = moment{version: 0, hasVersion: true}
 	}
 	info, err := s.deps.Store.Stream(ctx, id)
@@ -72,7 +72,10 @@ func (s *Server) showDiff(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	changes := timetravel.Diff(fromState, toState)
+	changes, err := s.deps.TimeTravel.Changes(ctx, info, fromState, toState)
+	if err != nil {
+		return err
+	}
 
 	data := diffJSON{
 		StreamID: info.StreamID, StreamType: info.StreamType, From: from.String(), To: to.String(),

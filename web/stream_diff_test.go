@@ -62,6 +62,14 @@ func TestDiffJSON(t *testing.T) {
 		t.Errorf("backwards diff = %+v", got)
 	}
 
+	// Backwards over a path three deposits changed: the change is the
+	// first deposit's to undo (v3 left 30 where v2 left 10), not the last's.
+	got = diffResponse{}
+	b.getJSONInto("/streams/wallet-1/diff?from=v:4&to=v:2", &got)
+	if len(got.Changes) != 1 || got.Changes[0].Path != "/balance" || fmt.Sprint(got.Changes[0].Old) != "60" || fmt.Sprint(got.Changes[0].New) != "10" ||
+		got.Changes[0].Version != 3 || got.Changes[0].Actor != "agent-3" {
+		t.Errorf("backwards diff v4 to v2 = %+v", got.Changes)
+	}
 	// Defaults: from before the first event to the latest: all adds.
 	got = diffResponse{}
 	b.getJSONInto("/streams/wallet-1/diff", &got)

@@ -109,7 +109,11 @@ func (s *Server) eachExportPage(c echo.Context, r exportRequest, fn func([]event
 
 // windowState is the stream's state at the window's end.
 func (s *Server) windowState(c echo.Context, r exportRequest) (exportState, error) {
-	st, err := s.stateAtTime(c.Request().Context(), r.info, r.to)
+	p := timetravel.Point{} // no end: the latest
+	if !r.to.IsZero() {
+		p = timetravel.AtTime(r.to)
+	}
+	st, err := s.deps.TimeTravel.StateOf(c.Request().Context(), r.info, p)
 	if err != nil {
 		return exportState{}, err
 	}

@@ -25,23 +25,15 @@ const (
 	maxStateRowsFragment = 400
 )
 
-// timeTravel is the service pages fold with. Without one configured (tests
-// of other pages, a bare server) states are folded with merge patches and
-// no snapshot is written: a cache under a config nobody chose would only
-// be noise.
-func (s *Server) timeTravel() *timetravel.Service {
-	if s.deps.TimeTravel != nil {
-		return s.deps.TimeTravel
-	}
-	return timetravel.NewService(s.deps.Store, nil, s.logger, timetravel.ServiceOptions{SnapshotEvery: -1})
-}
-
 // moment is a point of a stream as pages name it: a version (0 is before
 // the first event), a time, or neither (the latest).
 type moment struct {
 	version    int
 	hasVersion bool
 	at         time.Time
+	// hasAt: a time was given. The zero time (0001-01-01T00:00:00Z) is a
+	// time like any other, not "no time".
+	hasAt bool
 }
 
 // String is the moment as the diff form writes it.
@@ -49,7 +41,7 @@ func (m moment) String() string {
 	switch {
 	case m.hasVersion:
 		return "v:" + strconv.Itoa(m.version)
-	case !m.at.IsZero():
+	case m.hasAt:
 		return m.at.UTC().Format(time.RFC3339Nano)
 	}
 	return ""
@@ -78,12 +70,9 @@ func parseMoment(param, value, tz string) (moment, error) {
 	}
 	t, err := parseTime(value, tz)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "tz ") {
-			return moment{}, badRequest("tz", "%q is not a UTC offset like +02:00 or -05:30", tz)
-		}
-		return moment{}, badRequest(param, "%q is neither a version (v:12) nor a time: %s", value, timeFormatsHelp)
+		return moment{}, timeParamError(param, err, "%q is neither a version (v:12) nor a time: %s", value, timeFormatsHelp)
 	}
-	return moment{at: t}, nil
+	return moment{at: t, hasAt: true}, nil
 }
 
 // stateAt is the stream's state at m.
@@ -91,7 +80,20 @@ func (s *Server) stateAt(ctx context.Context, info eventstore.StreamInfo, m mome
 	if m.hasVersion && m.version == 0 {
 		return timetravel.NewState(info.StreamID, info.StreamType), nil
 	}
-	st, err := s.timeTravel().StateOf(ctx, info, timetravel.Point{Version: m.version, At: m.at})
+	p := timetravel.Point{Version: m.version, At: m.at}
+	if m.hasAt && m.at.IsZero() {
+		// A zero Point.At means "the latest": ask for the version at
+		// that time instead.
+		v, err := s.deps.Store.VersionAt(ctx, info.StreamID, m.at)
+		if err != nil {
+			return nil, err
+		}
+		if v == 0 {
+			return timetravel.NewState(info.StreamID, info.StreamType), nil
+		}
+		p = timetravel.AtVersion(v)
+	}
+	st, err := s.deps.TimeTravel.StateOf(ctx, info, p)
 	if errors.Is(err, timetravel.ErrInvalidPoint) {
 		return nil, badRequest("version", "%v", err)
 	}
@@ -156,6 +158,7 @@ func (s *Server) showState(c echo.Context) error {
 	if m.at, err = queryTime(c, "at"); err != nil {
 		return err
 	}
+	m.hasAt = strings.TrimSpace(c.QueryParam("at")) != ""
 	info, err := s.deps.Store.Stream(ctx, id)
 	if err != nil {
 		return err
@@ -184,7 +187,7 @@ func (s *Server) showState(c echo.Context) error {
 		t := st.At
 		data.EventAt, data.At = &t, &t
 	}
-	if !m.at.IsZero() {
+	if m.hasAt {
 		t := m.at
 		data.At = &t
 	}
@@ -214,7 +217,7 @@ func (s *Server) stateVM(info eventstore.StreamInfo, st *timetravel.State, m mom
 		JSONURL:  statePath + "?version=" + views.Itoa(st.Version) + "&format=json",
 		FormPath: statePath, FormVersion: views.Itoa(st.Version),
 	}
-	if !m.at.IsZero() {
+	if m.hasAt {
 		vm.SelfURL = statePath + "?at=" + views.QueryEscape(m.at.Format(time.RFC3339Nano))
 		vm.JSONURL = vm.SelfURL + "&format=json"
 		vm.FormAt = formDateTime(m.at)

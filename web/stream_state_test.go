@@ -434,3 +434,40 @@ func TestStateHugeAndDeepStates(t *testing.T) {
 		t.Errorf("JSON has %d fields, %d blamed", len(got.State), len(got.Blame))
 	}
 }
+
+// Time zones typed unencoded into a URL arrive with a space for the "+";
+// the year-1 time is a time like any other, long before the first event.
+func TestStateTimeAsTyped(t *testing.T) {
+	t.Parallel()
+	b, _ := ttSetup(t)
+	seedTTWallet(b, 4)
+	for _, q := range []string{"at=2025-05-16T04:02:00&tz=+02:00", "at=2025-05-16T04:02:00+02:00", "at=2025-05-16T04:02:00&tz=%2B02:00"} {
+		var got stateResponse
+		b.getJSONInto("/streams/wallet-1/state?"+q, &got)
+		if got.Version != 2 {
+			t.Errorf("%s: v%d, want v2", q, got.Version)
+		}
+	}
+	for _, q := range []string{"at=0001-01-01T00:00:00Z", "at=0001-01-01T00:00"} {
+		var got stateResponse
+		b.getJSONInto("/streams/wallet-1/state?"+q, &got)
+		if !got.BeforeFirstEvent || got.Version != 0 {
+			t.Errorf("%s: v%d, want the empty state before the first event", q, got.Version)
+		}
+	}
+	var tl struct {
+		Notice string `json:"notice"`
+	}
+	b.getJSONInto("/streams/wallet-1?at=0001-01-01T00:00:00Z", &tl)
+	if !strings.Contains(tl.Notice, "No event was recorded") {
+		t.Errorf("timeline at year 1: notice %q", tl.Notice)
+	}
+	var diff diffResponse
+	b.getJSONInto("/streams/wallet-1/diff?from=v:2&to=0001-01-01T00:00:00Z", &diff)
+	if diff.ToVersion != 0 {
+		t.Errorf("diff to year 1: to_version %d, want 0", diff.ToVersion)
+	}
+	if rec := b.get("/streams/wallet-1/state?at=2025-05-16T04:02:00&tz=+25:00", "application/json"); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "invalid tz") {
+		t.Errorf("tz +25:00: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -60,7 +61,9 @@ func (s *Server) showTimeline(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryLimit(c, 50, eventstore.MaxPageSize)
+	// The zero time is a time too (before every event), not "no time".
+	hasAt := strings.TrimSpace(c.QueryParam("at")) != ""
+	limit, err := queryLimit(c, eventstore.MaxPageSize)
 	if err != nil {
 		return err
 	}
@@ -81,7 +84,7 @@ func (s *Server) showTimeline(c echo.Context) error {
 	if version > 0 {
 		vm.JumpVersion = views.Itoa(version)
 	}
-	if !at.IsZero() {
+	if hasAt {
 		vm.JumpAt = formValue(at)
 	}
 
@@ -92,7 +95,7 @@ func (s *Server) showTimeline(c echo.Context) error {
 			return badRequest("version", "%d is past the stream's last version %d", version, info.Version)
 		}
 		q.After, vm.Highlight = version-1, version
-	case !at.IsZero():
+	case hasAt:
 		// One backward probe of the (stream_id, recorded_at) index.
 		v, err := s.deps.Store.VersionAt(ctx, id, at)
 		if err != nil {
@@ -131,7 +134,7 @@ func (s *Server) showTimeline(c echo.Context) error {
 	}
 	self := streamPath(id, "")
 	extra := ""
-	if limit != 50 {
+	if limit != pageSize {
 		extra = "&limit=" + views.Itoa(limit)
 	}
 	if first > 1 {

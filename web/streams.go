@@ -72,7 +72,7 @@ func (s *Server) listStreams(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryLimit(c, 50, eventstore.MaxPageSize)
+	limit, err := queryLimit(c, eventstore.MaxPageSize)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (s *Server) listStreams(c echo.Context) error {
 	link := func(key, cursor string) string {
 		q := f.query()
 		q.Set(key, cursor)
-		if limit != 50 {
+		if limit != pageSize {
 			q.Set("limit", views.Itoa(limit))
 		}
 		return "/streams?" + q.Encode()

@@ -41,6 +41,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	deps := web.Deps{Pool: db.Pool, Store: store, Logger: logger}
 
 	var stops []func()
+	// The header banners' sources; a refresher recomputes them in the
+	// background so that page views never query for them.
+	var banners []web.BannerSource
 	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
@@ -83,7 +86,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 			deps.LiveHub, deps.LiveConsumer = hub, consumer
 		}
 		deps.LiveAlerts = alerts
-		deps.Banners = append(deps.Banners, web.AlertBanners(alerts))
+		banners = append(banners, web.AlertBanners(alerts))
 	}
 
 	// Projections: lag monitor, history sampler, drift checks.
@@ -118,8 +121,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		if deps.LiveHub != nil {
 			deps.ProjectionsLiveURL = web.LagFeedURL
 		}
-		deps.Banners = append(deps.Banners, web.ProjectionBanners(mon))
+		banners = append(banners, web.ProjectionBanners(mon))
 	}
+	deps.Banners = web.NewBannerRefresher(logger, 0, banners...)
+	if err := deps.Banners.Start(ctx); err != nil {
+		return err
+	}
+	stops = append(stops, deps.Banners.Stop)
 
 	srv := web.New(web.Config{Listen: cfg.Listen}, deps)
 	addr, err := srv.Start(ctx)

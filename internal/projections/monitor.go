@@ -151,10 +151,41 @@ type Slot struct {
 // Alert is a threshold breach or an anomaly, shown on the overview and in
 // the panels.
 type Alert struct {
-	Level   string `json:"level"` // "danger" or "warning"
-	Kind    string `json:"kind"`  // stalled, failing, lag_events, lag_seconds, retained_wal, wal_lost, checkpoint_ahead, negative_position, never_wrote
-	Subject string `json:"subject"`
-	Message string `json:"message"`
+	Level   string    `json:"level"` // "danger" or "warning"
+	Kind    AlertKind `json:"kind"`
+	Subject string    `json:"subject"` // a projection's name, or a slot's (Kind.OnSlot)
+	Message string    `json:"message"`
+}
+
+// AlertKind is what an alert is about; its text is the JSON's "kind".
+type AlertKind string
+
+// The alert kinds: threshold breaches first, then anomalies.
+const (
+	AlertStalled          AlertKind = "stalled"
+	AlertFailing          AlertKind = "failing"
+	AlertLagEvents        AlertKind = "lag_events"
+	AlertLagSeconds       AlertKind = "lag_seconds"
+	AlertRetainedWAL      AlertKind = "retained_wal"
+	AlertWALLost          AlertKind = "wal_lost"
+	AlertCheckpointAhead  AlertKind = "checkpoint_ahead"
+	AlertNegativePosition AlertKind = "negative_position"
+	AlertNeverWrote       AlertKind = "never_wrote"
+)
+
+// OnSlot reports whether the alert's subject is a replication slot, not a
+// projection.
+func (k AlertKind) OnSlot() bool { return k == AlertRetainedWAL || k == AlertWALLost }
+
+// Breach reports whether the kind is a threshold breach, the alerts every
+// page's header shows; anomalies (a checkpoint ahead of the head, a
+// negative position, a projection that never wrote) stay in the panels.
+func (k AlertKind) Breach() bool {
+	switch k {
+	case AlertStalled, AlertFailing, AlertLagEvents, AlertLagSeconds, AlertRetainedWAL, AlertWALLost:
+		return true
+	}
+	return false
 }
 
 // Overview is every panel at one instant.
@@ -383,7 +414,7 @@ func advancedSinceError(cp checkpointRow, newestFirst []sample) bool {
 // alerts lists a projection's threshold breaches and anomalies.
 func (m *Monitor) alerts(p *Projection) []Alert {
 	var out []Alert
-	add := func(level, kind, msg string) {
+	add := func(level string, kind AlertKind, msg string) {
 		out = append(out, Alert{Level: level, Kind: kind, Subject: p.Name, Message: msg})
 	}
 	switch p.Status {
@@ -392,23 +423,23 @@ func (m *Monitor) alerts(p *Projection) []Alert {
 		if p.LastError != nil {
 			msg += ": " + truncate(*p.LastError, 120)
 		}
-		add("danger", "failing", msg)
+		add("danger", AlertFailing, msg)
 	case StatusStalled:
-		add("danger", "stalled", fmt.Sprintf("projection %s is stalled: %d positions behind, no progress for %s", p.Name, p.LagEvents, roundDuration(m.opts.Clock().Sub(p.LastProgressAt))))
+		add("danger", AlertStalled, fmt.Sprintf("projection %s is stalled: %d positions behind, no progress for %s", p.Name, p.LagEvents, roundDuration(m.opts.Clock().Sub(p.LastProgressAt))))
 	}
 	if m.opts.LagEvents > 0 && p.LagEvents >= m.opts.LagEvents {
-		add("warning", "lag_events", fmt.Sprintf("projection %s is %d positions behind (threshold %d)", p.Name, p.LagEvents, m.opts.LagEvents))
+		add("warning", AlertLagEvents, fmt.Sprintf("projection %s is %d positions behind (threshold %d)", p.Name, p.LagEvents, m.opts.LagEvents))
 	}
 	if m.opts.LagSeconds > 0 && p.LagSeconds >= m.opts.LagSeconds {
-		add("warning", "lag_seconds", fmt.Sprintf("projection %s is %s behind (threshold %s)", p.Name, roundDuration(seconds(p.LagSeconds)), roundDuration(seconds(m.opts.LagSeconds))))
+		add("warning", AlertLagSeconds, fmt.Sprintf("projection %s is %s behind (threshold %s)", p.Name, roundDuration(seconds(p.LagSeconds)), roundDuration(seconds(m.opts.LagSeconds))))
 	}
 	for _, a := range p.Anomalies {
-		kind := "checkpoint_ahead"
+		kind := AlertCheckpointAhead
 		switch {
 		case p.UpdatedAt == nil:
-			kind = "never_wrote"
+			kind = AlertNeverWrote
 		case p.Position < 0:
-			kind = "negative_position"
+			kind = AlertNegativePosition
 		}
 		add("warning", kind, fmt.Sprintf("projection %s: %s", p.Name, a))
 	}
@@ -427,10 +458,10 @@ func (m *Monitor) evaluateSlot(s *Slot) {
 
 func slotAlert(s *Slot, threshold int64) Alert {
 	if s.WALStatus != nil && (*s.WALStatus == "lost" || *s.WALStatus == "unreserved") {
-		return Alert{Level: "danger", Kind: "wal_lost", Subject: s.Name,
+		return Alert{Level: "danger", Kind: AlertWALLost, Subject: s.Name,
 			Message: fmt.Sprintf("replication slot %s: wal_status is %s (required WAL is being or has been removed)", s.Name, *s.WALStatus)}
 	}
-	return Alert{Level: "warning", Kind: "retained_wal", Subject: s.Name,
+	return Alert{Level: "warning", Kind: AlertRetainedWAL, Subject: s.Name,
 		Message: fmt.Sprintf("replication slot %s retains %s of WAL (threshold %s)", s.Name, Bytes(*s.RetainedBytes), Bytes(threshold))}
 }
 

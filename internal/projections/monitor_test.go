@@ -176,7 +176,7 @@ func TestStatuses(t *testing.T) {
 	}
 	kinds := map[string]bool{}
 	for _, a := range ov.Alerts {
-		kinds[a.Subject+"/"+a.Kind] = true
+		kinds[a.Subject+"/"+string(a.Kind)] = true
 	}
 	for _, k := range []string{"stuck/stalled", "heartbeat/stalled", "broken/failing"} {
 		if !kinds[k] {
@@ -239,7 +239,7 @@ func TestBadCheckpoints(t *testing.T) {
 	}
 	kinds := map[string]bool{}
 	for _, a := range ov.Alerts {
-		kinds[a.Kind] = true
+		kinds[string(a.Kind)] = true
 	}
 	for _, k := range []string{"checkpoint_ahead", "negative_position", "never_wrote"} {
 		if !kinds[k] {
@@ -275,7 +275,7 @@ func TestThresholdAlerts(t *testing.T) {
 	p := f.projection("p")
 	kinds := map[string]bool{}
 	for _, a := range p.Alerts {
-		kinds[a.Kind] = true
+		kinds[string(a.Kind)] = true
 	}
 	if !kinds["lag_events"] || !kinds["lag_seconds"] || kinds["stalled"] {
 		t.Errorf("alerts %+v", p.Alerts)

@@ -33,8 +33,9 @@ type Change struct {
 // replaced by a string, say) is one replace. Each change is attributed to
 // the last event in (from.Version, to.Version] that touched its path. from
 // may be nil (the state before the first event). When from is the later
-// state the attribution comes from its history instead: the events that
-// will have to be undone.
+// state the attribution comes from its history instead, which names the
+// last event to undo; Service.Changes credits the first, the one whose
+// undoing brings to's value back.
 func Diff(from, to *State) []Change {
 	var a, b map[string]any
 	if from != nil {

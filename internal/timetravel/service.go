@@ -314,5 +314,65 @@ func (s *Service) DiffOf(ctx context.Context, info eventstore.StreamInfo, from, 
 	if toState, err = s.StateOf(ctx, info, to); err != nil {
 		return nil, nil, nil, err
 	}
-	return fromState, toState, Diff(fromState, toState), nil
+	if changes, err = s.Changes(ctx, info, fromState, toState); err != nil {
+		return nil, nil, nil, err
+	}
+	return fromState, toState, changes, nil
+}
+
+// Changes is the diff from one state of the stream to another (Diff), with
+// a backward diff (from later than to) credited right: each change goes to
+// the first event after to that changed its path, the event whose undoing
+// brings to's value back. A forward diff credits the last event, the one
+// whose result is the new value; the later state's history alone cannot
+// name the first, so a backward diff folds the events in between again.
+func (s *Service) Changes(ctx context.Context, info eventstore.StreamInfo, from, to *State) ([]Change, error) {
+	changes := Diff(from, to)
+	if from == nil || to == nil || from.Version <= to.Version || len(changes) == 0 {
+		return changes, nil
+	}
+	// exact: the first event that changed a path itself; within: the first
+	// that changed a path or anything under it.
+	exact, within := map[string]Change{}, map[string]Change{}
+	st := to.Clone()
+	for after := st.Version; after < from.Version; {
+		events, err := s.store.ReadStream(ctx, eventstore.StreamQuery{
+			StreamID: info.StreamID, After: after, MaxVersion: from.Version, Limit: eventstore.MaxPageSize,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("timetravel: unable to fold stream %q: %w", info.StreamID, err)
+		}
+		if len(events) == 0 {
+			break
+		}
+		for i := range events {
+			for _, ch := range s.folder.Step(st, &events[i]) {
+				if _, ok := exact[ch.Path]; !ok {
+					exact[ch.Path] = ch
+				}
+				// Once a path is in within, so are all its ancestors.
+				for p := ch.Path; p != ""; p = parentPointer(p) {
+					if _, ok := within[p]; ok {
+						break
+					}
+					within[p] = ch
+				}
+			}
+		}
+		s.eventsFolded.Add(int64(len(events)))
+		after = events[len(events)-1].Version
+	}
+	for i := range changes {
+		c := &changes[i]
+		first, ok := within[c.Path]
+		for p := parentPointer(c.Path); p != ""; p = parentPointer(p) {
+			if a, has := exact[p]; has && (!ok || a.Version < first.Version) {
+				first, ok = a, true
+			}
+		}
+		if ok {
+			c.Version, c.EventType, c.Actor, c.RecordedAt = first.Version, first.EventType, first.Actor, first.RecordedAt
+		}
+	}
+	return changes, nil
 }

@@ -377,3 +377,48 @@ func TestServiceConcurrentFirstFolds(t *testing.T) {
 		t.Errorf("snapshot rows = %d (%v), want 6", n, err)
 	}
 }
+
+// A backward diff credits each change to the first event it undoes: the
+// one whose undoing brings the earlier value back.
+func TestServiceBackwardDiffCreditsTheFirstEventUndone(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := eventstore.New(pgtest.NewDB(t).Pool)
+	ev := func(typ, payload, actor string) eventstore.NewEvent {
+		return eventstore.NewEvent{EventType: typ, Payload: []byte(payload), Metadata: []byte(`{"actor":"` + actor + `"}`)}
+	}
+	if _, err := store.Append(ctx, "doc-1", "Doc", eventstore.AnyVersion,
+		ev("Set", `{"a":{"b":1},"n":1}`, "ann"), // v1
+		ev("Set", `{"a":{"b":2},"n":2}`, "bob"), // v2
+		ev("Set", `{"a":"flat","n":3}`, "cy"),   // v3: /a becomes a scalar
+		ev("Set", `{"n":4}`, "dee"),             // v4
+	); err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(store, nil, nil, ServiceOptions{SnapshotEvery: -1})
+	_, _, changes, err := svc.DiffBetween(ctx, "doc-1", AtVersion(4), AtVersion(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range changes {
+		got[c.Path] = fmt.Sprintf("%s v%d %s", c.Op, c.Version, c.Actor)
+	}
+	want := map[string]string{"/a": "replace v2 bob", "/n": "replace v2 bob"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("backward diff v4 to v1 = %v, want %v", got, want)
+	}
+	// Forward, the same changes go to the last event: its result is the
+	// new value.
+	_, _, changes, err = svc.DiffBetween(ctx, "doc-1", AtVersion(1), AtVersion(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]string{}
+	for _, c := range changes {
+		got[c.Path] = fmt.Sprintf("%s v%d %s", c.Op, c.Version, c.Actor)
+	}
+	if want := map[string]string{"/a": "replace v3 cy", "/n": "replace v4 dee"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("forward diff v1 to v4 = %v, want %v", got, want)
+	}
+}

@@ -1,58 +1,18 @@
+// Per-event changes: the state before a page of events and what each event
+// of it changed, shared by the timeline and the event detail page.
+
 package web
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
-	"time"
-	"unicode/utf8"
-
-	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/timetravel"
 	"github.com/auditd/auditd/views"
 )
-
-// streamIDParam reads the {stream_id} path segment. Echo matches on the raw
-// path when the URL has escapes its decoded form cannot express (an id
-// with a "/" arrives as %2F): the parameter is then still escaped.
-func streamIDParam(c echo.Context) (string, error) {
-	id := c.Param("id")
-	if c.Request().URL.RawPath != "" {
-		u, err := url.PathUnescape(id)
-		if err != nil {
-			return "", badRequest("stream_id", "%q is not a valid URL path segment", id)
-		}
-		id = u
-	}
-	if strings.TrimSpace(id) == "" {
-		return "", badRequest("stream_id", "empty")
-	}
-	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) || len(id) > 1024 {
-		return "", badRequest("stream_id", "not a stream id")
-	}
-	return id, nil
-}
-
-// streamPath is the URL path of a stream's page plus suffix ("", "/state", …).
-func streamPath(streamID, suffix string) string {
-	return "/streams/" + url.PathEscape(streamID) + suffix
-}
-
-// defaultFolder folds with the zero configuration (merge patches) when the
-// server runs without a time-travel service (tests, tools).
-var defaultFolder = timetravel.NewFolder(nil)
-
-// folder is the reducer configuration pages fold with: the service's.
-func (s *Server) folder() *timetravel.Folder {
-	if s.deps.TimeTravel != nil {
-		return s.deps.TimeTravel.Folder()
-	}
-	return defaultFolder
-}
 
 // stateAfter returns the stream's state after version v (the empty state for
 // v = 0), for the per-event changes of a page that starts at v+1. The
@@ -62,23 +22,7 @@ func (s *Server) stateAfter(ctx context.Context, si eventstore.StreamInfo, v int
 	if v <= 0 {
 		return timetravel.NewState(si.StreamID, si.StreamType), nil
 	}
-	if s.deps.TimeTravel != nil {
-		return s.deps.TimeTravel.StateOf(ctx, si, timetravel.AtVersion(v))
-	}
-	st := timetravel.NewState(si.StreamID, si.StreamType)
-	f := s.folder()
-	for after := 0; after < v; {
-		evs, err := s.deps.Store.ReadStream(ctx, eventstore.StreamQuery{StreamID: si.StreamID, After: after, MaxVersion: v, Limit: eventstore.MaxPageSize})
-		if err != nil {
-			return nil, err
-		}
-		if len(evs) == 0 {
-			break
-		}
-		f.Fold(st, evs)
-		after = evs[len(evs)-1].Version
-	}
-	return st, nil
+	return s.deps.TimeTravel.StateOf(ctx, si, timetravel.AtVersion(v))
 }
 
 // changeRow is one per-event change in JSON.
@@ -93,7 +37,7 @@ type changeRow struct {
 // returns each event's row with what it changed, its fold errors and its
 // upcast payload, plus the same for JSON.
 func (s *Server) stepRows(st *timetravel.State, events []eventstore.Event, showStream bool) ([]views.EventRow, []timelineEvent) {
-	f := s.folder()
+	f := s.deps.TimeTravel.Folder()
 	rows := make([]views.EventRow, len(events))
 	out := make([]timelineEvent, len(events))
 	for i := range events {
@@ -161,30 +105,4 @@ func jsonText(v any) string {
 		return string(r[:300]) + "…"
 	}
 	return string(r)
-}
-
-// stateAtTime returns the stream's state after every event recorded at or
-// before t (all events for a zero t), from the service's snapshots when it
-// runs, else by folding from the first event.
-func (s *Server) stateAtTime(ctx context.Context, si eventstore.StreamInfo, t time.Time) (*timetravel.State, error) {
-	if s.deps.TimeTravel != nil {
-		p := timetravel.Point{}
-		if !t.IsZero() {
-			p = timetravel.AtTime(t)
-		}
-		return s.deps.TimeTravel.StateOf(ctx, si, p)
-	}
-	st := timetravel.NewState(si.StreamID, si.StreamType)
-	f := s.folder()
-	for after := 0; ; {
-		evs, err := s.deps.Store.ReadStream(ctx, eventstore.StreamQuery{StreamID: si.StreamID, After: after, Until: t, Limit: eventstore.MaxPageSize})
-		if err != nil {
-			return nil, err
-		}
-		if len(evs) == 0 {
-			return st, nil
-		}
-		f.Fold(st, evs)
-		after = evs[len(evs)-1].Version
-	}
 }
