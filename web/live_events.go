@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/views"
 )
@@ -72,10 +74,18 @@ func (s *Server) liveEvents(c echo.Context) error {
 		stall = 30 * time.Second
 	}
 	write := func(b []byte) error {
-		// Errors: not supported by test recorders; nothing to do then.
-		_ = rc.SetWriteDeadline(time.Now().Add(stall))
-		_, err := w.Write(b)
-		return err
+		// The deadline is on progress, not on the whole write: a client
+		// that reads slowly through a large backlog is not a stalled one.
+		for len(b) > 0 {
+			chunk := b[:min(len(b), sseWriteChunk)]
+			// Errors: not supported by test recorders; nothing to do then.
+			_ = rc.SetWriteDeadline(time.Now().Add(stall))
+			if _, err := w.Write(chunk); err != nil {
+				return err
+			}
+			b = b[len(chunk):]
+		}
+		return nil
 	}
 
 	sub, err := hub.Subscribe(filter, after)
@@ -146,20 +156,36 @@ func (s *Server) liveEvents(c echo.Context) error {
 			if len(msgs) == 0 {
 				continue // cut off (Done is closed) or nothing new
 			}
+			// Small frames are gathered, up to a chunk, so that a
+			// slow client's backlog is never copied whole.
 			batch.Reset()
 			for _, m := range msgs {
-				batch.Write(m.Frame(slot, build))
+				f := m.Frame(slot, build)
+				if batch.Len() > 0 && batch.Len()+len(f) > sseWriteChunk {
+					if write(batch.Bytes()) != nil {
+						return nil
+					}
+					batch.Reset()
+				}
+				if len(f) >= sseWriteChunk {
+					if write(f) != nil {
+						return nil
+					}
+					continue
+				}
+				batch.Write(f)
 			}
 			clear(msgs)
 			if write(batch.Bytes()) != nil || rc.Flush() != nil {
 				return nil
 			}
-			if batch.Cap() > 1<<20 {
-				batch = bytes.Buffer{} // do not keep a burst's memory for an idle client
-			}
 		}
 	}
 }
+
+// sseWriteChunk is the most written to a client at once (and the largest
+// batch buffer a connection keeps).
+const sseWriteChunk = 64 << 10
 
 var resyncFrame = []byte("event: resync\ndata: the server could not keep this feed continuous: reload\n\n")
 
@@ -175,9 +201,9 @@ func (s *Server) sseBuilder(ctx context.Context, slot int) func(*live.Message) [
 		switch m.Kind {
 		case live.KindEvent:
 			if slot == frameJSON {
-				data, err = json.Marshal(m.Event)
+				data, err = json.Marshal(liveEvent(m))
 			} else {
-				row := eventRow(m.Event, true)
+				row := liveEventRow(m)
 				row.New = true
 				var buf bytes.Buffer
 				err = views.EventRowItem(row).Render(ctx, &buf)
@@ -228,6 +254,35 @@ func sseFrame(m *live.Message, data []byte) []byte {
 	}
 	b.WriteByte('\n')
 	return b.Bytes()
+}
+
+// liveEventJSON is an event as the JSON feed and /live's JSON send it. An
+// event above the hub's large-event size comes without payload and
+// metadata, marked truncated, with where to read it whole.
+type liveEventJSON struct {
+	*eventstore.Event
+	Truncated    bool   `json:"truncated,omitempty"`
+	PayloadBytes int    `json:"payload_bytes,omitempty"`
+	Href         string `json:"href,omitempty"`
+}
+
+func liveEvent(m *live.Message) liveEventJSON {
+	j := liveEventJSON{Event: m.Event}
+	if m.Large {
+		j.Truncated, j.PayloadBytes = true, m.PayloadBytes
+		j.Href = "/events/" + strconv.FormatInt(m.Event.Position, 10)
+	}
+	return j
+}
+
+// liveEventRow is the row of a live event: the compact one, linking to the
+// event page, when the hub kept it without its data.
+func liveEventRow(m *live.Message) views.EventRow {
+	row := eventRow(m.Event, true)
+	if m.Large {
+		row.LargeBytes = m.PayloadBytes
+	}
+	return row
 }
 
 // LagFeedURL is the feed the projection panels listen to: checkpoint
