@@ -1,12 +1,17 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http/httptest"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -215,5 +220,70 @@ func TestLiveCutOffSubscriberIsToldToResync(t *testing.T) {
 	if hub.Stats().CutOff != 1 || !resync || len(ids) >= n || !ended {
 		t.Fatalf("subscriber 24 MB behind a 4 MB budget: %d of %d events, then resync %v, stream ended %v; stats %+v",
 			len(ids), n, resync, ended, hub.Stats())
+	}
+}
+
+// Not parallel: it measures the process's memory. The clients are raw
+// sockets (a few hundred bytes each); `auditd bench idle` measures the
+// same with the clients in another process.
+func TestLiveIdleConnectionCostsLittleMemory(t *testing.T) {
+	hub := live.NewHub(live.HubConfig{})
+	srv := New(Config{}, Deps{LiveHub: hub, LiveHeartbeat: time.Hour})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { hub.Close(); hs.Close() })
+	addr := strings.TrimPrefix(hs.URL, "http://")
+	open := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := io.WriteString(c, "GET /live/events HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		buf := make([]byte, 512)
+		for !bytes.Contains(got, []byte(": subscribed")) {
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("after %q: %v", got, err)
+			}
+			got = append(got, buf[:n]...)
+		}
+		if !bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.Contains(got, []byte("Content-Type: text/event-stream")) {
+			t.Fatalf("response head %q", got)
+		}
+		return c
+	}
+	open() // what the first request creates once is not a connection's cost
+	used := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse + ms.StackInuse
+	}
+	before := used()
+	const n = 500
+	for range n {
+		open()
+	}
+	waitSubscribers(t, hub, n+1)
+	per := (float64(used()) - float64(before)) / n
+	t.Logf("%.1f KB of heap and stacks per idle SSE connection", per/1024)
+	if per > 16<<10 {
+		t.Fatalf("an idle SSE connection costs %.1f KB of heap and stacks (at most 16 KB, for 25 KB resident)", per/1024)
+	}
+	// A connection the client closes ends its subscription at once.
+	c := open()
+	waitSubscribers(t, hub, n+2)
+	c.Close()
+	deadline := time.After(10 * time.Second)
+	for hub.Stats().Subscribers > n+1 {
+		select {
+		case <-deadline:
+			t.Fatalf("%d subscribers after a client left, want %d", hub.Stats().Subscribers, n+1)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -63,58 +65,144 @@ func (s *Server) liveEvents(c echo.Context) error {
 		after = &cur
 	}
 
+	sub, err := hub.Subscribe(filter, after)
+	if err != nil && !errors.Is(err, live.ErrResync) {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "live updates are shutting down")
+	}
+	out := s.openSSE(c)
+	if err != nil { // ErrResync
+		_ = out.write(resyncFrame)
+		out.close()
+		return nil
+	}
+	f := &sseFeed{server: s, sub: sub, out: out, slot: slot, build: s.sseBuilder(c.Request().Context(), slot)}
+	if out.hijacked {
+		// The handler returns, and with it what net/http and Echo hold
+		// for a request (its goroutine's deep stack, read and write
+		// buffers, the request): an idle feed costs a few kilobytes.
+		go f.run()
+		return nil
+	}
+	f.run()
+	return nil
+}
+
+// sseOut is where a feed writes: the hijacked connection, or the response
+// when it cannot be hijacked (HTTP/2, test recorders).
+type sseOut struct {
+	write    func([]byte) error // whole frames; the stall deadline is per chunk
+	flush    func() error
+	gone     <-chan struct{} // closed when the client is gone
+	close    func()
+	hijacked bool
+}
+
+// openSSE sends the stream's header and returns the feed's writer.
+func (s *Server) openSSE(c echo.Context) sseOut {
 	w := c.Response()
 	h := w.Header()
 	h.Set(echo.HeaderContentType, "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // a proxy must not hold events back
-	rc := http.NewResponseController(w)
 	stall := s.deps.LiveWriteStall
 	if stall <= 0 {
 		stall = 30 * time.Second
 	}
-	write := func(b []byte) error {
-		// The deadline is on progress, not on the whole write: a client
-		// that reads slowly through a large backlog is not a stalled one.
+	// chunked writes b in pieces, each with its own deadline: the deadline
+	// is on progress, so a client that reads slowly through a large backlog
+	// is not taken for a stalled one.
+	chunked := func(b []byte, deadline func(time.Time) error, write func([]byte) (int, error)) error {
 		for len(b) > 0 {
 			chunk := b[:min(len(b), sseWriteChunk)]
-			// Errors: not supported by test recorders; nothing to do then.
-			_ = rc.SetWriteDeadline(time.Now().Add(stall))
-			if _, err := w.Write(chunk); err != nil {
+			_ = deadline(time.Now().Add(stall)) // unsupported by test recorders
+			if _, err := write(chunk); err != nil {
 				return err
 			}
 			b = b[len(chunk):]
 		}
 		return nil
 	}
-
-	sub, err := hub.Subscribe(filter, after)
-	if errors.Is(err, live.ErrResync) {
-		w.WriteHeader(http.StatusOK)
-		_ = write(resyncFrame)
-		_ = rc.Flush()
-		return nil
+	rc := http.NewResponseController(w)
+	if c.Request().ProtoMajor == 1 {
+		h.Set("Connection", "close") // the body ends when the connection does
+		if conn, brw, err := rc.Hijack(); err == nil && brw.Reader.Buffered() == 0 {
+			w.Status, w.Committed = http.StatusOK, true // for the request log
+			var head bytes.Buffer
+			head.WriteString("HTTP/1.1 200 OK\r\n")
+			_ = h.Write(&head)
+			head.WriteString("\r\n")
+			gone := make(chan struct{})
+			go func() {
+				// A GET has nothing more to read: this returns when the
+				// client closes the connection (or the feed does).
+				defer close(gone)
+				var b [1]byte
+				for {
+					if _, err := conn.Read(b[:]); err != nil {
+						return
+					}
+				}
+			}()
+			out := sseOut{
+				write: func(b []byte) error { return chunked(b, conn.SetWriteDeadline, conn.Write) },
+				flush: func() error { return nil }, // nothing is buffered
+				gone:  gone,
+				close: func() { _ = conn.Close() },
+			}
+			out.hijacked = out.write(head.Bytes()) == nil
+			if !out.hijacked {
+				out.close()
+				out.gone = closedChan
+			}
+			return out
+		} else if err == nil {
+			// A pipelined request after the GET: rare; not worth keeping.
+			_ = conn.Close()
+			return sseOut{write: func([]byte) error { return net.ErrClosed }, flush: func() error { return net.ErrClosed }, gone: closedChan, close: func() {}}
+		}
+		h.Del("Connection")
 	}
-	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "live updates are shutting down")
-	}
-	defer sub.Close()
-
 	w.WriteHeader(http.StatusOK)
+	return sseOut{
+		write: func(b []byte) error { return chunked(b, rc.SetWriteDeadline, w.Write) },
+		flush: rc.Flush,
+		gone:  c.Request().Context().Done(),
+		close: func() { _ = rc.Flush() },
+	}
+}
+
+// sseBatches are the feeds' write buffers (at most a chunk and a frame).
+var sseBatches = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// sseFeed is one subscriber's feed: its backlog, then what the hub
+// publishes, heartbeats between.
+type sseFeed struct {
+	server *Server
+	sub    *live.Subscription
+	out    sseOut
+	slot   int
+	build  func(*live.Message) []byte
+}
+
+func (f *sseFeed) run() {
+	s, sub, out := f.server, f.sub, f.out
+	defer out.close()
+	defer sub.Close()
 	// The retry hint and an opening comment: EventSource reconnects after
 	// 2 s, and clients (tests) know the subscription is in place.
-	if err := write([]byte("retry: 2000\n: subscribed\n\n")); err != nil {
-		return nil
+	if err := out.write([]byte("retry: 2000\n: subscribed\n\n")); err != nil {
+		return
 	}
-	ctx := c.Request().Context()
-	build := s.sseBuilder(ctx, slot)
 	for _, m := range sub.Backlog {
-		if err := write(m.Frame(slot, build)); err != nil {
-			return nil
+		if err := out.write(m.Frame(f.slot, f.build)); err != nil {
+			return
 		}
 	}
-	if err := rc.Flush(); err != nil {
-		return nil
+	sub.Backlog = nil
+	if err := out.flush(); err != nil {
+		return
 	}
 
 	beat := s.deps.LiveHeartbeat
@@ -125,59 +213,66 @@ func (s *Server) liveEvents(c echo.Context) error {
 	if linger == 0 {
 		linger = time.Millisecond
 	}
-	var batch bytes.Buffer
 	var msgs []*live.Message
 	heartbeat := time.NewTicker(beat)
 	defer heartbeat.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			return nil
+		case <-out.gone:
+			return
 		case <-sub.Done():
 			if sub.Reason() == live.ReasonSlow {
-				_ = write(resyncFrame)
-				_ = rc.Flush()
+				_ = out.write(resyncFrame)
+				_ = out.flush()
 			}
-			return nil
+			return
 		case <-heartbeat.C:
-			if write([]byte(": heartbeat\n\n")) != nil || rc.Flush() != nil {
-				return nil
+			if out.write([]byte(": heartbeat\n\n")) != nil || out.flush() != nil {
+				return
 			}
 		case <-sub.Wake():
 			// Let the burst this event belongs to arrive, then write it all
 			// at once: at thousands of events per second and a hundred
 			// clients, a syscall and a wake-up per event per client would
-			// cost more than the events themselves. One Write of the whole
-			// batch bypasses the response's small buffer.
+			// cost more than the events themselves.
 			if linger > 0 {
 				time.Sleep(linger)
 			}
 			msgs = sub.Take(msgs[:0])
+			var err error
 			if len(msgs) == 0 {
 				continue // cut off (Done is closed) or nothing new
 			}
 			// Small frames are gathered, up to a chunk, so that a
-			// slow client's backlog is never copied whole.
+			// slow client's backlog is never copied whole. The buffer is
+			// shared between feeds: an idle one keeps none.
+			batch := sseBatches.Get().(*bytes.Buffer)
 			batch.Reset()
 			for _, m := range msgs {
-				f := m.Frame(slot, build)
-				if batch.Len() > 0 && batch.Len()+len(f) > sseWriteChunk {
-					if write(batch.Bytes()) != nil {
-						return nil
-					}
+				fr := m.Frame(f.slot, f.build)
+				if batch.Len() > 0 && batch.Len()+len(fr) > sseWriteChunk {
+					err = out.write(batch.Bytes())
 					batch.Reset()
 				}
-				if len(f) >= sseWriteChunk {
-					if write(f) != nil {
-						return nil
-					}
-					continue
+				if err == nil && len(fr) >= sseWriteChunk {
+					err = out.write(fr)
+				} else {
+					batch.Write(fr)
 				}
-				batch.Write(f)
+				if err != nil {
+					break
+				}
 			}
 			clear(msgs)
-			if write(batch.Bytes()) != nil || rc.Flush() != nil {
-				return nil
+			if err == nil {
+				err = out.write(batch.Bytes())
+			}
+			sseBatches.Put(batch)
+			if err != nil || out.flush() != nil {
+				return
+			}
+			if cap(msgs) > 64 {
+				msgs = nil // do not keep a burst's slice for an idle client
 			}
 		}
 	}
