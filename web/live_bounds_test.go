@@ -177,21 +177,18 @@ func readRest(t *testing.T, c *sseClient, want int) (ids []string, resync bool) 
 }
 
 // pausedThroughBurst is a format=json&stream_id= subscriber that stops
-// reading while 96 events of 256 KiB (24 MB: more than the sockets and the
-// client's buffers hold, so the server's writes block) are committed, with a
-// window far smaller than that and a subscriber budget of bufferBytes, then
-// reads on to the end. It returns the hub, the ids of the events it
-// received, whether a resync came last and whether the stream then ended.
-func pausedThroughBurst(t *testing.T, bufferBytes int64) (hub *live.Hub, n int, ids []string, resync, ended bool) {
+// reading while n events of size bytes are committed, then reads on to the
+// end. It returns the hub, the ids of the events it received, whether a
+// resync came last and whether the stream then ended.
+func pausedThroughBurst(t *testing.T, cfg live.HubConfig, n, size int) (hub *live.Hub, ids []string, resync, ended bool) {
 	t.Helper()
 	db := pgtest.NewDB(t)
-	st, _ := startLive(t, db, newLiveSlot(t, db), live.HubConfig{WindowBytes: 1 << 20, BufferBytes: bufferBytes, LargeEvent: 512 << 10})
+	st, _ := startLive(t, db, newLiveSlot(t, db), cfg)
 	gate := newReadGate()
 	slow := openSSEThrough(t, st.http.URL+"/live/events?format=json&stream_id=slow", "", gate)
 	gate.pause()
-	n = 96
 	published := probeHub(t, st.hub, n)
-	insertBlobs(t, syncWriter(t, db), "slow", n, 256<<10)
+	insertBlobs(t, syncWriter(t, db), "slow", n, size)
 	<-published
 	cutOff := st.hub.Stats().CutOff
 	gate.resume()
@@ -203,12 +200,18 @@ func pausedThroughBurst(t *testing.T, bufferBytes int64) (hub *live.Hub, n int, 
 	if cutOff != st.hub.Stats().CutOff {
 		t.Fatalf("cut off after the burst was published (%d, then %d)", cutOff, st.hub.Stats().CutOff)
 	}
-	return st.hub, n, ids, resync, ended
+	return st.hub, ids, resync, ended
 }
+
+// 96 events of 256 KiB, sent whole: 24 MB, more than the sockets and the
+// client's buffers hold, so the server's writes block while the client is
+// paused; the window holds far less.
+const burstEvents, burstSize = 96, 256 << 10
 
 func TestLiveSlowReaderWithinBudgetGetsEverything(t *testing.T) {
 	t.Parallel()
-	hub, n, ids, resync, _ := pausedThroughBurst(t, 128<<20)
+	n := burstEvents
+	hub, ids, resync, _ := pausedThroughBurst(t, live.HubConfig{WindowBytes: 1 << 20, BufferBytes: 128 << 20, LargeEvent: 512 << 10}, n, burstSize)
 	if resync || len(ids) != n || hub.Stats().CutOff != 0 {
 		t.Fatalf("slow reader within budget: %d of %d events, resync %v, stats %+v", len(ids), n, resync, hub.Stats())
 	}
@@ -216,10 +219,21 @@ func TestLiveSlowReaderWithinBudgetGetsEverything(t *testing.T) {
 
 func TestLiveCutOffSubscriberIsToldToResync(t *testing.T) {
 	t.Parallel()
-	hub, n, ids, resync, ended := pausedThroughBurst(t, 4<<20)
+	n := burstEvents
+	hub, ids, resync, ended := pausedThroughBurst(t, live.HubConfig{WindowBytes: 1 << 20, BufferBytes: 4 << 20, LargeEvent: 512 << 10}, n, burstSize)
 	if hub.Stats().CutOff != 1 || !resync || len(ids) >= n || !ended {
 		t.Fatalf("subscriber 24 MB behind a 4 MB budget: %d of %d events, then resync %v, stream ended %v; stats %+v",
 			len(ids), n, resync, ended, hub.Stats())
+	}
+}
+
+// The case first reported: a stream_id JSON subscriber that stopped reading
+// while 40 events of 5 MB were committed got the first and then nothing.
+func TestLivePausedSubscriberGetsEveryLargeEvent(t *testing.T) {
+	t.Parallel()
+	hub, ids, resync, _ := pausedThroughBurst(t, live.HubConfig{}, 40, 5<<20)
+	if resync || len(ids) != 40 || hub.Stats().CutOff != 0 {
+		t.Fatalf("paused subscriber: %d of 40 events, resync %v, stats %+v", len(ids), resync, hub.Stats())
 	}
 }
 

@@ -174,6 +174,39 @@ func (s *Server) openSSE(c echo.Context) sseOut {
 // sseBatches are the feeds' write buffers (at most a chunk and a frame).
 var sseBatches = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// send writes msgs and flushes. Small frames are gathered, up to a chunk,
+// so that a slow client's backlog is never copied whole and a burst is not
+// a syscall per frame. The buffer is shared between feeds: an idle one
+// keeps none.
+func (f *sseFeed) send(msgs []*live.Message) error {
+	if len(msgs) == 0 {
+		return f.out.flush()
+	}
+	batch := sseBatches.Get().(*bytes.Buffer)
+	defer sseBatches.Put(batch)
+	batch.Reset()
+	for _, m := range msgs {
+		fr := m.Frame(f.slot, f.build)
+		if batch.Len() > 0 && batch.Len()+len(fr) > sseWriteChunk {
+			if err := f.out.write(batch.Bytes()); err != nil {
+				return err
+			}
+			batch.Reset()
+		}
+		if len(fr) >= sseWriteChunk {
+			if err := f.out.write(fr); err != nil {
+				return err
+			}
+			continue
+		}
+		batch.Write(fr)
+	}
+	if err := f.out.write(batch.Bytes()); err != nil {
+		return err
+	}
+	return f.out.flush()
+}
+
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // sseFeed is one subscriber's feed: its backlog, then what the hub
@@ -195,13 +228,9 @@ func (f *sseFeed) run() {
 	if err := out.write([]byte("retry: 2000\n: subscribed\n\n")); err != nil {
 		return
 	}
-	for _, m := range sub.Backlog {
-		if err := out.write(m.Frame(f.slot, f.build)); err != nil {
-			return
-		}
-	}
+	err := f.send(sub.Backlog)
 	sub.Backlog = nil
-	if err := out.flush(); err != nil {
+	if err != nil {
 		return
 	}
 
@@ -239,36 +268,12 @@ func (f *sseFeed) run() {
 				time.Sleep(linger)
 			}
 			msgs = sub.Take(msgs[:0])
-			var err error
 			if len(msgs) == 0 {
 				continue // cut off (Done is closed) or nothing new
 			}
-			// Small frames are gathered, up to a chunk, so that a
-			// slow client's backlog is never copied whole. The buffer is
-			// shared between feeds: an idle one keeps none.
-			batch := sseBatches.Get().(*bytes.Buffer)
-			batch.Reset()
-			for _, m := range msgs {
-				fr := m.Frame(f.slot, f.build)
-				if batch.Len() > 0 && batch.Len()+len(fr) > sseWriteChunk {
-					err = out.write(batch.Bytes())
-					batch.Reset()
-				}
-				if err == nil && len(fr) >= sseWriteChunk {
-					err = out.write(fr)
-				} else {
-					batch.Write(fr)
-				}
-				if err != nil {
-					break
-				}
-			}
+			err := f.send(msgs)
 			clear(msgs)
-			if err == nil {
-				err = out.write(batch.Bytes())
-			}
-			sseBatches.Put(batch)
-			if err != nil || out.flush() != nil {
+			if err != nil {
 				return
 			}
 			if cap(msgs) > 64 {
