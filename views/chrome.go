@@ -131,3 +131,14 @@ func Short(s string) string {
 	}
 	return string(r[:8]) + "…"
 }
+
+// ByteSize is n bytes for people: 512 B, 64.0 KB, 5.0 MB.
+func ByteSize(n int) string {
+	switch {
+	case n < 1000:
+		return strconv.Itoa(n) + " B"
+	case n < 1000*1000:
+		return strconv.FormatFloat(float64(n)/1000, 'f', 1, 64) + " KB"
+	}
+	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
+}

@@ -25,6 +25,9 @@ type EventRow struct {
 	ShowStream    bool // the global log and live tail name the stream
 	New           bool // highlighted: just arrived live
 	Expanded      bool // payload and metadata shown, not folded away
+	// LargeBytes, when set, is the size of a payload and metadata too large
+	// for a live fragment: the row links to the event page instead.
+	LargeBytes int
 }
 
 // Change is one leaf change between two states (or made by one event).

@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/views"
 )
@@ -61,50 +65,173 @@ func (s *Server) liveEvents(c echo.Context) error {
 		after = &cur
 	}
 
+	sub, err := hub.Subscribe(filter, after)
+	if err != nil && !errors.Is(err, live.ErrResync) {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "live updates are shutting down")
+	}
+	out := s.openSSE(c)
+	if err != nil { // ErrResync
+		_ = out.write(resyncFrame)
+		out.close()
+		return nil
+	}
+	f := &sseFeed{server: s, sub: sub, out: out, slot: slot, build: s.sseBuilder(c.Request().Context(), slot)}
+	if out.hijacked {
+		// The handler returns, and with it what net/http and Echo hold
+		// for a request (its goroutine's deep stack, read and write
+		// buffers, the request): an idle feed costs a few kilobytes.
+		go f.run()
+		return nil
+	}
+	f.run()
+	return nil
+}
+
+// sseOut is where a feed writes: the hijacked connection, or the response
+// when it cannot be hijacked (HTTP/2, test recorders).
+type sseOut struct {
+	write    func([]byte) error // whole frames; the stall deadline is per chunk
+	flush    func() error
+	gone     <-chan struct{} // closed when the client is gone
+	close    func()
+	hijacked bool
+}
+
+// openSSE sends the stream's header and returns the feed's writer.
+func (s *Server) openSSE(c echo.Context) sseOut {
 	w := c.Response()
 	h := w.Header()
 	h.Set(echo.HeaderContentType, "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // a proxy must not hold events back
-	rc := http.NewResponseController(w)
 	stall := s.deps.LiveWriteStall
 	if stall <= 0 {
 		stall = 30 * time.Second
 	}
-	write := func(b []byte) error {
-		// Errors: not supported by test recorders; nothing to do then.
-		_ = rc.SetWriteDeadline(time.Now().Add(stall))
-		_, err := w.Write(b)
+	// chunked writes b in pieces, each with its own deadline: the deadline
+	// is on progress, so a client that reads slowly through a large backlog
+	// is not taken for a stalled one.
+	chunked := func(b []byte, deadline func(time.Time) error, write func([]byte) (int, error)) error {
+		for len(b) > 0 {
+			chunk := b[:min(len(b), sseWriteChunk)]
+			_ = deadline(time.Now().Add(stall)) // unsupported by test recorders
+			if _, err := write(chunk); err != nil {
+				return err
+			}
+			b = b[len(chunk):]
+		}
+		return nil
+	}
+	rc := http.NewResponseController(w)
+	if c.Request().ProtoMajor == 1 {
+		h.Set("Connection", "close") // the body ends when the connection does
+		if conn, brw, err := rc.Hijack(); err == nil && brw.Reader.Buffered() == 0 {
+			w.Status, w.Committed = http.StatusOK, true // for the request log
+			var head bytes.Buffer
+			head.WriteString("HTTP/1.1 200 OK\r\n")
+			_ = h.Write(&head)
+			head.WriteString("\r\n")
+			gone := make(chan struct{})
+			go func() {
+				// A GET has nothing more to read: this returns when the
+				// client closes the connection (or the feed does).
+				defer close(gone)
+				var b [1]byte
+				for {
+					if _, err := conn.Read(b[:]); err != nil {
+						return
+					}
+				}
+			}()
+			out := sseOut{
+				write: func(b []byte) error { return chunked(b, conn.SetWriteDeadline, conn.Write) },
+				flush: func() error { return nil }, // nothing is buffered
+				gone:  gone,
+				close: func() { _ = conn.Close() },
+			}
+			out.hijacked = out.write(head.Bytes()) == nil
+			if !out.hijacked {
+				out.close()
+				out.gone = closedChan
+			}
+			return out
+		} else if err == nil {
+			// A pipelined request after the GET: rare; not worth keeping.
+			_ = conn.Close()
+			return sseOut{write: func([]byte) error { return net.ErrClosed }, flush: func() error { return net.ErrClosed }, gone: closedChan, close: func() {}}
+		}
+		h.Del("Connection")
+	}
+	w.WriteHeader(http.StatusOK)
+	return sseOut{
+		write: func(b []byte) error { return chunked(b, rc.SetWriteDeadline, w.Write) },
+		flush: rc.Flush,
+		gone:  c.Request().Context().Done(),
+		close: func() { _ = rc.Flush() },
+	}
+}
+
+// sseBatches are the feeds' write buffers (at most a chunk and a frame).
+var sseBatches = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// send writes msgs and flushes. Small frames are gathered, up to a chunk,
+// so that a slow client's backlog is never copied whole and a burst is not
+// a syscall per frame. The buffer is shared between feeds: an idle one
+// keeps none.
+func (f *sseFeed) send(msgs []*live.Message) error {
+	if len(msgs) == 0 {
+		return f.out.flush()
+	}
+	batch := sseBatches.Get().(*bytes.Buffer)
+	defer sseBatches.Put(batch)
+	batch.Reset()
+	for _, m := range msgs {
+		fr := m.Frame(f.slot, f.build)
+		if batch.Len() > 0 && batch.Len()+len(fr) > sseWriteChunk {
+			if err := f.out.write(batch.Bytes()); err != nil {
+				return err
+			}
+			batch.Reset()
+		}
+		if len(fr) >= sseWriteChunk {
+			if err := f.out.write(fr); err != nil {
+				return err
+			}
+			continue
+		}
+		batch.Write(fr)
+	}
+	if err := f.out.write(batch.Bytes()); err != nil {
 		return err
 	}
+	return f.out.flush()
+}
 
-	sub, err := hub.Subscribe(filter, after)
-	if errors.Is(err, live.ErrResync) {
-		w.WriteHeader(http.StatusOK)
-		_ = write(resyncFrame)
-		_ = rc.Flush()
-		return nil
-	}
-	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "live updates are shutting down")
-	}
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// sseFeed is one subscriber's feed: its backlog, then what the hub
+// publishes, heartbeats between.
+type sseFeed struct {
+	server *Server
+	sub    *live.Subscription
+	out    sseOut
+	slot   int
+	build  func(*live.Message) []byte
+}
+
+func (f *sseFeed) run() {
+	s, sub, out := f.server, f.sub, f.out
+	defer out.close()
 	defer sub.Close()
-
-	w.WriteHeader(http.StatusOK)
 	// The retry hint and an opening comment: EventSource reconnects after
 	// 2 s, and clients (tests) know the subscription is in place.
-	if err := write([]byte("retry: 2000\n: subscribed\n\n")); err != nil {
-		return nil
+	if err := out.write([]byte("retry: 2000\n: subscribed\n\n")); err != nil {
+		return
 	}
-	ctx := c.Request().Context()
-	build := s.sseBuilder(ctx, slot)
-	for _, m := range sub.Backlog {
-		if err := write(m.Frame(slot, build)); err != nil {
-			return nil
-		}
-	}
-	if err := rc.Flush(); err != nil {
-		return nil
+	err := f.send(sub.Backlog)
+	sub.Backlog = nil
+	if err != nil {
+		return
 	}
 
 	beat := s.deps.LiveHeartbeat
@@ -115,30 +242,28 @@ func (s *Server) liveEvents(c echo.Context) error {
 	if linger == 0 {
 		linger = time.Millisecond
 	}
-	var batch bytes.Buffer
 	var msgs []*live.Message
 	heartbeat := time.NewTicker(beat)
 	defer heartbeat.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			return nil
+		case <-out.gone:
+			return
 		case <-sub.Done():
 			if sub.Reason() == live.ReasonSlow {
-				_ = write(resyncFrame)
-				_ = rc.Flush()
+				_ = out.write(resyncFrame)
+				_ = out.flush()
 			}
-			return nil
+			return
 		case <-heartbeat.C:
-			if write([]byte(": heartbeat\n\n")) != nil || rc.Flush() != nil {
-				return nil
+			if out.write([]byte(": heartbeat\n\n")) != nil || out.flush() != nil {
+				return
 			}
 		case <-sub.Wake():
 			// Let the burst this event belongs to arrive, then write it all
 			// at once: at thousands of events per second and a hundred
 			// clients, a syscall and a wake-up per event per client would
-			// cost more than the events themselves. One Write of the whole
-			// batch bypasses the response's small buffer.
+			// cost more than the events themselves.
 			if linger > 0 {
 				time.Sleep(linger)
 			}
@@ -146,20 +271,21 @@ func (s *Server) liveEvents(c echo.Context) error {
 			if len(msgs) == 0 {
 				continue // cut off (Done is closed) or nothing new
 			}
-			batch.Reset()
-			for _, m := range msgs {
-				batch.Write(m.Frame(slot, build))
-			}
+			err := f.send(msgs)
 			clear(msgs)
-			if write(batch.Bytes()) != nil || rc.Flush() != nil {
-				return nil
+			if err != nil {
+				return
 			}
-			if batch.Cap() > 1<<20 {
-				batch = bytes.Buffer{} // do not keep a burst's memory for an idle client
+			if cap(msgs) > 64 {
+				msgs = nil // do not keep a burst's slice for an idle client
 			}
 		}
 	}
 }
+
+// sseWriteChunk is the most written to a client at once (and the largest
+// batch buffer a connection keeps).
+const sseWriteChunk = 64 << 10
 
 var resyncFrame = []byte("event: resync\ndata: the server could not keep this feed continuous: reload\n\n")
 
@@ -175,9 +301,9 @@ func (s *Server) sseBuilder(ctx context.Context, slot int) func(*live.Message) [
 		switch m.Kind {
 		case live.KindEvent:
 			if slot == frameJSON {
-				data, err = json.Marshal(m.Event)
+				data, err = json.Marshal(liveEvent(m))
 			} else {
-				row := eventRow(m.Event, true)
+				row := liveEventRow(m)
 				row.New = true
 				var buf bytes.Buffer
 				err = views.EventRowItem(row).Render(ctx, &buf)
@@ -228,6 +354,35 @@ func sseFrame(m *live.Message, data []byte) []byte {
 	}
 	b.WriteByte('\n')
 	return b.Bytes()
+}
+
+// liveEventJSON is an event as the JSON feed and /live's JSON send it. An
+// event above the hub's large-event size comes without payload and
+// metadata, marked truncated, with where to read it whole.
+type liveEventJSON struct {
+	*eventstore.Event
+	Truncated    bool   `json:"truncated,omitempty"`
+	PayloadBytes int    `json:"payload_bytes,omitempty"`
+	Href         string `json:"href,omitempty"`
+}
+
+func liveEvent(m *live.Message) liveEventJSON {
+	j := liveEventJSON{Event: m.Event}
+	if m.Large {
+		j.Truncated, j.PayloadBytes = true, m.PayloadBytes
+		j.Href = "/events/" + strconv.FormatInt(m.Event.Position, 10)
+	}
+	return j
+}
+
+// liveEventRow is the row of a live event: the compact one, linking to the
+// event page, when the hub kept it without its data.
+func liveEventRow(m *live.Message) views.EventRow {
+	row := eventRow(m.Event, true)
+	if m.Large {
+		row.LargeBytes = m.PayloadBytes
+	}
+	return row
 }
 
 // LagFeedURL is the feed the projection panels listen to: checkpoint

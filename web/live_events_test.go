@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -90,6 +91,12 @@ type sseClient struct {
 // openSSE connects and returns once the server confirmed the subscription.
 func openSSE(t *testing.T, url, lastEventID string) *sseClient {
 	t.Helper()
+	return openSSEThrough(t, url, lastEventID, nil)
+}
+
+// openSSEThrough is openSSE reading the body through gate (nil: directly).
+func openSSEThrough(t *testing.T, url, lastEventID string, gate *readGate) *sseClient {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -109,8 +116,12 @@ func openSSE(t *testing.T, url, lastEventID string) *sseClient {
 	subscribed := make(chan struct{})
 	go func() {
 		defer close(c.msgs)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		var body io.Reader = resp.Body
+		if gate != nil {
+			body = gate.reader(resp.Body)
+		}
+		sc := bufio.NewScanner(body)
+		sc.Buffer(make([]byte, 64<<10), 1<<24)
 		var m sseMsg
 		var data []string
 		once := false
@@ -365,7 +376,9 @@ func TestLiveEventsAuditdRestartMidStream(t *testing.T) {
 func TestLiveEventsSlowClientIsCutOff(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	st, _ := startLive(t, db, newLiveSlot(t, db), live.HubConfig{Buffer: 4})
+	// Events of 64 KiB are sent whole (LargeEvent above them), so that
+	// the slow client's socket fills.
+	st, _ := startLive(t, db, newLiveSlot(t, db), live.HubConfig{Buffer: 4, LargeEvent: 1 << 20})
 	fast := openSSE(t, st.http.URL+"/live/events?format=json", "")
 	// The slow client never reads: its socket fills, then its queue.
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, st.http.URL+"/live/events?format=json", nil)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/views"
 )
@@ -21,7 +20,7 @@ type liveJSON struct {
 	SSEURL  string      `json:"sse_url"`
 	Stats   *live.Stats `json:"stats"`
 	// Recent are the newest events of the resume window, newest first.
-	Recent []eventstore.Event `json:"recent"`
+	Recent []liveEventJSON `json:"recent"`
 }
 
 // liveInitialRows is how many recent events /live renders before the feed.
@@ -43,15 +42,15 @@ func (s *Server) showLive(c echo.Context) error {
 			sse.Set(k, v)
 		}
 	}
-	data := liveJSON{Enabled: s.deps.LiveHub != nil, Filters: f, SSEURL: "/live/events", Recent: []eventstore.Event{}}
+	data := liveJSON{Enabled: s.deps.LiveHub != nil, Filters: f, SSEURL: "/live/events", Recent: []liveEventJSON{}}
 	vm := views.LiveVM{Enabled: data.Enabled, StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType}
 	if s.deps.LiveHub != nil {
 		// The newest events of the resume window, and a feed that resumes
 		// right after them: no gap and no duplicate between the two.
 		recent := s.deps.LiveHub.Recent(live.Filter{StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType}, liveInitialRows)
 		for i := len(recent) - 1; i >= 0; i-- {
-			data.Recent = append(data.Recent, *recent[i].Event)
-			vm.Recent = append(vm.Recent, eventRow(recent[i].Event, true))
+			data.Recent = append(data.Recent, liveEvent(recent[i]))
+			vm.Recent = append(vm.Recent, liveEventRow(recent[i]))
 		}
 		if len(recent) > 0 {
 			sse.Set("last_event_id", recent[len(recent)-1].Cursor.String())

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/timetravel"
 	"io"
 	"log/slog"
@@ -40,6 +41,13 @@ type config struct {
 	Publication string
 	Slot        string
 	NoLive      bool
+	// Byte bounds of the live hub (see live.HubConfig).
+	LiveWindowBytes int64
+	LiveBufferBytes int64
+	LiveLargeEvent  int
+	// MemoryLimit is the Go runtime's soft memory limit in bytes; 0 leaves
+	// the runtime's own (GOMEMLIMIT, or none).
+	MemoryLimit int64
 
 	// projections
 	StallAfter       time.Duration
@@ -71,6 +79,10 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 		fs.StringVar(&cfg.Publication, "publication", "auditd_events", "logical replication publication name")
 		fs.StringVar(&cfg.Slot, "slot", "auditd", "logical replication slot name")
 		fs.BoolVar(&cfg.NoLive, "no-live", false, "do not consume logical replication (no live updates)")
+		fs.Int64Var(&cfg.LiveWindowBytes, "live-window-bytes", live.DefaultWindowBytes, "live: bytes of recent events kept for resuming clients")
+		fs.Int64Var(&cfg.LiveBufferBytes, "live-buffer-bytes", live.DefaultBufferBytes, "live: bytes of unread events a subscriber may have before it is told to resync")
+		fs.IntVar(&cfg.LiveLargeEvent, "live-large-event-bytes", live.DefaultLargeEvent, "live: events whose payload and metadata exceed this are sent as a link to the event page")
+		fs.Int64Var(&cfg.MemoryLimit, "memory-limit", 1<<30, "soft memory limit of the Go runtime in bytes (the garbage collector works harder near it); 0: GOMEMLIMIT or none")
 		fs.DurationVar(&cfg.StallAfter, "stall-after", 30*time.Second, "a projection behind the head with no progress for this long is stalled")
 		fs.Int64Var(&cfg.LagEventsWarn, "lag-events-warn", 10000, "alert when a projection is this many positions behind")
 		fs.Float64Var(&cfg.LagSecondsWarn, "lag-seconds-warn", 300, "alert when a projection is this many seconds behind")

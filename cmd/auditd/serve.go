@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/auditd/auditd/internal/eventstore"
@@ -37,6 +38,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		logger.Info("applied migrations", "count", n)
 	}
 	store := eventstore.New(db.Pool)
+	if cfg.MemoryLimit > 0 {
+		// A soft limit: bursts of large events make the collector run
+		// sooner instead of letting the heap grow to twice its live size.
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 
 	deps := web.Deps{Pool: db.Pool, Store: store, Logger: logger}
 
@@ -69,7 +75,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 
 	// Live: the replication consumer and its hub.
 	if !cfg.NoLive {
-		hub := live.NewHub(live.HubConfig{})
+		hub := live.NewHub(live.HubConfig{WindowBytes: cfg.LiveWindowBytes, BufferBytes: cfg.LiveBufferBytes, LargeEvent: cfg.LiveLargeEvent})
 		alerts := live.NewAlerts(db.Pool)
 		consumer := live.NewConsumer(live.ConsumerConfig{
 			ConnString: db.URL, Publication: cfg.Publication, Slot: cfg.Slot, Logger: logger,

@@ -48,7 +48,17 @@ type Message struct {
 	Alert      *Alert            // KindAlert
 	Checkpoint *Checkpoint       // KindLag
 	At         time.Time         // when the hub received it
+	// Large is set when the event's payload and metadata together exceeded
+	// HubConfig.LargeEvent: the hub then keeps the event without them
+	// (Event.Payload and Event.Metadata are nil) and feeds send a compact
+	// reference to /events/{position} instead of the data. PayloadBytes is
+	// their size as committed.
+	Large        bool
+	PayloadBytes int
 
+	// size is what the message is counted as in the byte budgets: the
+	// event and an allowance for its two rendered frames.
+	size   int64
 	frames [2]frame
 }
 
@@ -103,10 +113,14 @@ func (f Filter) match(e *eventstore.Event) bool {
 // longer (or not yet known to be) in the resume window.
 var ErrResync = errors.New("live: cursor is outside the resume window")
 
-// HubConfig bounds the hub's memory.
+// HubConfig bounds the hub's memory, by count and by bytes: a few huge
+// events must not cost what thousands of small ones would.
 type HubConfig struct {
 	// Window is how many events are kept for resuming clients (default 10000).
 	Window int
+	// WindowBytes bounds the window's size (default 64 MiB), counting each
+	// event's data and its rendered frames.
+	WindowBytes int64
 	// MaxAge drops events older than this from the window (default 10 min):
 	// the window is also what the replication slot retains, so on a quiet
 	// events table it must not pin WAL for ever.
@@ -114,9 +128,34 @@ type HubConfig struct {
 	// Buffer is how many matching events a subscriber may have unread
 	// (default 4096, at most Window). Unread events are not copied per
 	// subscriber: each keeps its place in the shared window, so a burst
-	// costs no memory per client. A subscriber further behind, or whose
-	// unread events left the window, is cut off with a resync.
+	// costs no memory per client. Unread events that leave the window stay
+	// referenced by the subscribers that still need them. A subscriber
+	// further behind is cut off with a resync.
 	Buffer int
+	// BufferBytes is how many bytes of matching events a subscriber may have
+	// unread (default 16 MiB): a slow reader is not cut off while its backlog
+	// fits, and a stalled one holds no more than this.
+	BufferBytes int64
+	// LargeEvent is the payload plus metadata size above which an event is
+	// kept without its data (default 64 KiB): feeds carry a reference to the
+	// event page instead, so that a 5 MB event costs a few hundred bytes in
+	// the window and in every frame.
+	LargeEvent int
+}
+
+// Defaults of HubConfig's byte bounds.
+const (
+	DefaultWindowBytes = 64 << 20
+	DefaultBufferBytes = 16 << 20
+	DefaultLargeEvent  = 64 << 10
+)
+
+// messageSize is what one event counts for in the byte budgets: its data
+// (payload and metadata twice more, for the HTML and JSON frames, which
+// roughly double and keep it) and a fixed overhead for the rest.
+func messageSize(e *eventstore.Event) int64 {
+	data := len(e.Payload) + len(e.Metadata)
+	return int64(3*data + 2*(len(e.StreamID)+len(e.StreamType)+len(e.EventType)+len(e.EventID)) + 1024)
 }
 
 // maxExtra bounds the alerts and lag messages queued for one subscriber.
@@ -126,6 +165,7 @@ const maxExtra = 256
 type HubStats struct {
 	Subscribers int    `json:"subscribers"`
 	Window      int    `json:"window"`
+	WindowBytes int64  `json:"window_bytes"`
 	CutOff      int64  `json:"cut_off"`
 	Floor       string `json:"floor"`
 	Last        string `json:"last"`
@@ -139,6 +179,7 @@ type Hub struct {
 	ring   []*Message // circular; ring[head] is the oldest of n
 	head   int
 	n      int
+	bytes  int64  // size of the n messages of the ring
 	seq    uint64 // sequence number of the next event appended; ring[head] has seq-n
 	floor  Cursor // every event after floor is in the ring or still to come
 	last   Cursor // newest published event; older re-deliveries are dropped
@@ -158,7 +199,15 @@ func NewHub(cfg HubConfig) *Hub {
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 4096
 	}
-	cfg.Buffer = min(cfg.Buffer, cfg.Window)
+	if cfg.WindowBytes <= 0 {
+		cfg.WindowBytes = DefaultWindowBytes
+	}
+	if cfg.BufferBytes <= 0 {
+		cfg.BufferBytes = DefaultBufferBytes
+	}
+	if cfg.LargeEvent <= 0 {
+		cfg.LargeEvent = DefaultLargeEvent
+	}
 	return &Hub{cfg: cfg, ring: make([]*Message, cfg.Window), subs: map[*Subscription]struct{}{}}
 }
 
@@ -193,27 +242,36 @@ func (h *Hub) PublishTx(commitLSN uint64, events []eventstore.Event) int {
 		}
 		ev := events[i]
 		m := &Message{Kind: KindEvent, Cursor: c, Event: &ev, At: now}
+		if n := len(ev.Payload) + len(ev.Metadata); n > h.cfg.LargeEvent {
+			// The data stays in the database, one click away; the copy
+			// the consumer decoded is released with its transaction.
+			ev.Payload, ev.Metadata = nil, nil
+			m.Large, m.PayloadBytes = true, n
+		}
+		m.size = messageSize(&ev)
 		h.last = c
 		if h.n == len(h.ring) {
 			h.evictLocked()
 		}
 		h.ring[(h.head+h.n)%len(h.ring)] = m
 		h.n++
+		h.bytes += m.size
 		h.seq++
 		added++
 		for s := range h.subs {
 			if s.filter.match(m.Event) && s.after.Less(c) {
-				if s.pending == 0 {
-					s.firstPending = h.seq - 1
-				}
 				s.pending++
+				s.pendingBytes += m.size
 			}
+		}
+		for h.bytes > h.cfg.WindowBytes && h.n > 1 {
+			h.evictLocked()
 		}
 	}
 	if added > 0 {
 		for s := range h.subs {
 			switch {
-			case s.pending > h.cfg.Buffer:
+			case s.pending > h.cfg.Buffer || s.pendingBytes > h.cfg.BufferBytes:
 				// One slow client must neither hold up the others nor make
 				// the hub keep events for it.
 				h.cutOff++
@@ -256,14 +314,26 @@ func (h *Hub) removeLocked(s *Subscription, r Reason) {
 	delete(h.subs, s)
 	s.reason = r
 	s.extra = nil
+	s.held = nil
 	close(s.done)
 }
 
+// evictLocked drops the window's oldest message. Subscribers that have not
+// read it yet keep it (a pointer each, counted in their byte budget), so
+// that a slow or narrowly filtered reader loses nothing while it keeps up
+// with its own budget.
 func (h *Hub) evictLocked() {
 	m := h.ring[h.head]
+	q := h.seq - uint64(h.n) // m's sequence number
+	for s := range h.subs {
+		if s.pending > 0 && q >= s.next && s.filter.match(m.Event) && s.after.Less(m.Cursor) {
+			s.held = append(s.held, m)
+		}
+	}
 	h.ring[h.head] = nil
 	h.head = (h.head + 1) % len(h.ring)
 	h.n--
+	h.bytes -= m.size
 	if h.floor.Less(m.Cursor) {
 		h.floor = m.Cursor
 	}
@@ -317,10 +387,12 @@ type Subscription struct {
 	after  Cursor // events at or before it are not delivered
 	reason Reason
 	// next is the window sequence number Take looks at next; pending counts
-	// the matching events from there on, the first of them at firstPending.
+	// the matching events from there on (held ones included), pendingBytes
+	// their size.
 	next         uint64
 	pending      int
-	firstPending uint64
+	pendingBytes int64
+	held         []*Message // unread events that already left the window, in order
 	extra        []*Message // alerts and lag not yet taken
 }
 
@@ -352,8 +424,7 @@ func (s *Subscription) Close() {
 }
 
 // Take appends to buf what was published since the last Take: alerts and
-// lag first, then the matching events in commit order. A subscriber whose
-// unread events already left the window is cut off (Done closes) instead.
+// lag first, then the matching events in commit order.
 func (s *Subscription) Take(buf []*Message) []*Message {
 	h := s.hub
 	h.mu.Lock()
@@ -362,14 +433,11 @@ func (s *Subscription) Take(buf []*Message) []*Message {
 		return buf
 	}
 	oldest := h.seq - uint64(h.n)
-	if s.pending > 0 && s.firstPending < oldest {
-		h.cutOff++
-		h.removeLocked(s, ReasonSlow)
-		return buf
-	}
 	buf = append(buf, s.extra...)
 	clear(s.extra)
 	s.extra = s.extra[:0]
+	buf = append(buf, s.held...)
+	s.held = nil
 	if s.pending > 0 {
 		for q := max(s.next, oldest); q < h.seq; q++ {
 			m := h.ring[(h.head+int(q-oldest))%len(h.ring)]
@@ -378,7 +446,7 @@ func (s *Subscription) Take(buf []*Message) []*Message {
 			}
 		}
 	}
-	s.next, s.pending = h.seq, 0
+	s.next, s.pending, s.pendingBytes = h.seq, 0, 0
 	return buf
 }
 
@@ -453,5 +521,5 @@ func (h *Hub) Close() {
 func (h *Hub) Stats() HubStats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return HubStats{Subscribers: len(h.subs), Window: h.n, CutOff: h.cutOff, Floor: h.floor.String(), Last: h.last.String()}
+	return HubStats{Subscribers: len(h.subs), Window: h.n, WindowBytes: h.bytes, CutOff: h.cutOff, Floor: h.floor.String(), Last: h.last.String()}
 }

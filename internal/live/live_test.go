@@ -2,7 +2,9 @@ package live
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -470,7 +472,7 @@ func TestHubBurstWithinBufferIsDelivered(t *testing.T) {
 	}
 }
 
-func TestHubCutsOffSubscriberWhoseUnreadEventLeftTheWindow(t *testing.T) {
+func TestHubKeepsUnreadEventsThatLeftTheWindow(t *testing.T) {
 	t.Parallel()
 	h := NewHub(HubConfig{Window: 10, Buffer: 5})
 	sub, _ := h.Subscribe(Filter{StreamID: "x"}, nil)
@@ -478,12 +480,66 @@ func TestHubCutsOffSubscriberWhoseUnreadEventLeftTheWindow(t *testing.T) {
 	for i := range 20 {
 		h.PublishTx(uint64(2+i), hubEvents(1, "other"))
 	}
-	if got := sub.Take(nil); len(got) != 0 {
-		t.Fatalf("took %d messages from a window that lost them", len(got))
+	h.PublishTx(30, hubEvents(1, "x"))
+	// Other streams' traffic pushed (1,0) out of the window; the filtered
+	// subscriber, one event behind by its own count, still receives it.
+	got := sub.Take(nil)
+	if len(got) != 2 || got[0].Cursor != (Cursor{LSN: 1}) || got[1].Cursor != (Cursor{LSN: 30}) {
+		t.Fatalf("took %v", got)
+	}
+	if h.Stats().Window != 10 || h.Stats().CutOff != 0 {
+		t.Fatalf("stats %+v", h.Stats())
+	}
+}
+
+// bigEvents are n events of stream with a payload of size bytes.
+func bigEvents(n int, stream string, size int) []eventstore.Event {
+	out := hubEvents(n, stream)
+	for i := range out {
+		out[i].Payload = json.RawMessage(`{"blob":"` + strings.Repeat("x", size-11) + `"}`)
+	}
+	return out
+}
+
+func TestHubWindowIsBoundedByBytes(t *testing.T) {
+	t.Parallel()
+	h := NewHub(HubConfig{WindowBytes: 1 << 20, BufferBytes: 1 << 20, LargeEvent: 64 << 10})
+	for i := range 100 {
+		h.PublishTx(uint64(10+i), bigEvents(1, "s", 30<<10))
+	}
+	st := h.Stats()
+	if st.WindowBytes > 1<<20 || st.Window >= 100 || st.Window == 0 {
+		t.Fatalf("100 events of 30 KiB in a 1 MiB window: %+v", st)
+	}
+	// An event above LargeEvent is kept without its data, whatever its size.
+	h.PublishTx(500, bigEvents(1, "huge", 5<<20))
+	m := h.Recent(Filter{StreamID: "huge"}, 1)[0]
+	if !m.Large || m.PayloadBytes != 5<<20 || m.Event.Payload != nil || h.Stats().WindowBytes > 1<<20 {
+		t.Fatalf("large event: large %v, %d bytes, payload kept %v, window %d bytes", m.Large, m.PayloadBytes, m.Event.Payload != nil, h.Stats().WindowBytes)
+	}
+}
+
+func TestHubCutsOffByBytesNotBeforeTheBudget(t *testing.T) {
+	t.Parallel()
+	h := NewHub(HubConfig{WindowBytes: 256 << 10, BufferBytes: 2 << 20, LargeEvent: 64 << 10})
+	sub, _ := h.Subscribe(Filter{}, nil)
+	// About 1.5 MiB unread, far more than the window holds: all delivered.
+	for i := range 16 {
+		h.PublishTx(uint64(10+i), bigEvents(1, "s", 30<<10))
+	}
+	if got := sub.Take(nil); len(got) != 16 || got[0].Cursor.LSN != 10 || got[15].Cursor.LSN != 25 {
+		t.Fatalf("slow reader within its byte budget took %d events", len(got))
+	}
+	// Past the budget it is cut off.
+	for i := range 40 {
+		h.PublishTx(uint64(100+i), bigEvents(1, "s", 30<<10))
 	}
 	select {
 	case <-sub.Done():
 	default:
-		t.Fatal("not cut off")
+		t.Fatal("a subscriber 3.6 MiB behind a 2 MiB budget was not cut off")
+	}
+	if sub.Reason() != ReasonSlow || h.Stats().CutOff != 1 {
+		t.Fatalf("reason %d, stats %+v", sub.Reason(), h.Stats())
 	}
 }
