@@ -28,6 +28,29 @@ func tableExists(t *testing.T, db *DB, table string) bool {
 	return exists
 }
 
+// TestPureTestsStartNoCluster runs this test binary again with only this
+// test selected: a run that never asks for a database must not start
+// PostgreSQL, so pure unit tests need none. The child is told apart by an
+// environment variable.
+func TestPureTestsStartNoCluster(t *testing.T) {
+	if os.Getenv("AUDITD_PGTEST_CHILD") == "1" {
+		if Cluster() != nil {
+			t.Fatal("a cluster runs although no test asked for a database")
+		}
+		if _, err := os.Stat(filepath.Join(dir, "pgdata")); !os.IsNotExist(err) {
+			t.Fatalf("the cluster directory %s holds a data directory (%v)", dir, err)
+		}
+		return
+	}
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPureTestsStartNoCluster$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "AUDITD_PGTEST_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestPureTestsStartNoCluster") {
+		t.Fatalf("child run: %v\n%s", err, out)
+	}
+}
+
 func TestTemplateIsMigrated(t *testing.T) {
 	t.Parallel()
 	db := NewDB(t)
