@@ -22,12 +22,13 @@ type database struct {
 	Pool    *pgxpool.Pool
 	URL     string
 	cluster *pgembed.Cluster
+	logger  *slog.Logger
 }
 
 // openDatabase connects to --database-url, or starts the private cluster in
 // --data-dir when none is given, and checks wal_level.
 func openDatabase(ctx context.Context, cfg *config, logger *slog.Logger) (*database, error) {
-	db := &database{URL: cfg.DatabaseURL}
+	db := &database{URL: cfg.DatabaseURL, logger: logger}
 	if db.URL == "" {
 		dir, err := filepath.Abs(cfg.DataDir)
 		if err != nil {
@@ -75,7 +76,7 @@ func (d *database) Close() {
 	}
 	if d.cluster != nil {
 		if err := d.cluster.Stop(); err != nil {
-			slog.Default().Warn("unable to stop embedded PostgreSQL", "error", err)
+			d.logger.Warn("unable to stop embedded PostgreSQL", "error", err)
 		}
 	}
 }

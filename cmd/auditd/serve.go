@@ -27,7 +27,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // serve migrates, starts the background services and the HTTP server, and
-// blocks until ctx ends. ready, if set, runs once the server answers.
+// blocks until ctx ends; then it stops them, last started first. ready, if
+// set, runs once the server answers.
 func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, stdout io.Writer, ready func(url string)) error {
 	n, err := schema.Migrate(ctx, db.Pool)
 	if err != nil {
@@ -77,9 +78,6 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 			logger.Warn("live updates are off", "error", err)
 		} else {
 			stops = append(stops, consumer.Stop)
-			// SSE handlers end when the hub closes, so that the HTTP
-			// server's graceful shutdown does not wait for them.
-			go func() { <-ctx.Done(); hub.Close() }()
 			deps.LiveHub, deps.LiveConsumer = hub, consumer
 		}
 		deps.LiveAlerts = alerts
@@ -122,11 +120,17 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 
 	srv := web.New(web.Config{Listen: cfg.Listen}, deps)
-	addr, err := srv.Start(ctx)
-	if err != nil {
+	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	url := "http://" + addr.String() + "/"
+	stops = append(stops, srv.Stop)
+	if deps.LiveHub != nil {
+		// Stops run last to first: the hub closes before the server stops,
+		// so the open SSE responses end and the graceful shutdown does not
+		// wait for them.
+		stops = append(stops, deps.LiveHub.Close)
+	}
+	url := "http://" + srv.Addr().String() + "/"
 	logger.Info("auditd is serving", "url", url)
 	fmt.Fprintf(stdout, "auditd is running: open %s\n", url)
 	if ready != nil {
@@ -134,9 +138,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return srv.Stop(shutdownCtx)
+	return nil
 }
 
 // loadReducers parses the reducers file (--reducers, or the demo's built-in

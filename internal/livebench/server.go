@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/live"
@@ -31,13 +30,12 @@ func (b *bench) startServer(ctx context.Context) (*server, error) {
 		return nil, err
 	}
 	s.web = web.New(web.Config{Listen: "127.0.0.1:0"}, web.Deps{Pool: b.db.pool, Store: eventstore.New(b.db.pool), Logger: b.logger, LiveHub: s.hub, LiveConsumer: s.consumer, LiveLinger: b.Linger})
-	addr, err := s.web.Start(ctx)
-	if err != nil {
+	if err := s.web.Start(ctx); err != nil {
 		s.consumer.Stop()
 		b.db.dropSlot(s.slot)
 		return nil, err
 	}
-	s.addr = addr.String()
+	s.addr = s.web.Addr().String()
 	return s, nil
 }
 
@@ -45,9 +43,7 @@ func (b *bench) startServer(ctx context.Context) (*server, error) {
 // drops the slot.
 func (s *server) Stop() {
 	s.hub.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.web.Stop(ctx)
+	s.web.Stop()
 	s.consumer.Stop()
 	s.db.dropSlot(s.slot)
 }

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -147,15 +148,9 @@ func TestReapStale(t *testing.T) {
 	}
 	// The postmaster is not our child, so its exit cannot be waited for:
 	// watch /proc until it is gone or the deadline passes.
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for processAlive(pid) && !isZombie(pid) {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("stale postmaster %d still running", pid)
-		case <-tick.C:
-		}
-	}
+	WaitFor(t, fmt.Sprintf("stale postmaster %d to exit", pid), time.Minute, func(context.Context) (bool, error) {
+		return !processAlive(pid) || isZombie(pid), nil
+	})
 
 	// Our own (live) cluster must survive the reaper.
 	if err := NewDB(t).Pool.Ping(ctx); err != nil {
