@@ -64,6 +64,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		return fmt.Errorf("--snapshot-every must not be 0: use a positive interval, or -1 for no snapshots")
 	}
 	deps.TimeTravel = timetravel.NewService(store, ttCfg, logger, timetravel.ServiceOptions{SnapshotEvery: cfg.SnapshotEvery})
+	// Snapshots of earlier reducers are never read again. A failure here
+	// costs only space, so it does not stop start-up.
+	if n, err := deps.TimeTravel.PruneSnapshots(ctx); err != nil {
+		logger.Warn("unable to prune the snapshots of earlier reducers", "error", err)
+	} else if n > 0 {
+		logger.Info("pruned the snapshots of earlier reducers", "count", n)
+	}
 
 	// Live: the replication consumer and its hub.
 	if !cfg.NoLive {
