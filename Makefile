@@ -7,7 +7,14 @@ LISTEN ?= 127.0.0.1:8080
 EVENTS ?= 50000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check build setup postgres chromium modules generate bench clean
+.PHONY: demo test check build setup postgres chromium modules tools generate bench clean
+
+# Pinned linters, installed by `go install` into bin/ under their version's
+# name, so a changed pin installs the new one and nothing global is touched.
+STATICCHECK_VERSION := v0.8.2
+DEADCODE_VERSION := v0.48.0
+STATICCHECK := $(CURDIR)/bin/staticcheck-$(STATICCHECK_VERSION)
+DEADCODE := $(CURDIR)/bin/deadcode-$(DEADCODE_VERSION)
 
 demo: postgres modules
 	$(GO) run ./cmd/auditd demo --listen $(LISTEN) --events $(EVENTS)
@@ -15,8 +22,10 @@ demo: postgres modules
 test: setup check
 	$(GO) test ./... -count=1 -timeout 45m
 
-# check fails on gofmt findings, go vet findings and stale templ output.
-check: modules
+# check fails on gofmt findings, go vet findings, stale templ output, a go.mod
+# or go.sum that `go mod tidy` would change, staticcheck findings and dead code
+# not explained in deadcode.allow.
+check: modules tools
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -25,6 +34,26 @@ check: modules
 		echo "go tool templ generate changed generated files: run it and commit them"; git diff --stat -- '*_templ.go'; exit 1; fi
 	@if [ -d .git ] && [ -n "$$(git ls-files --others --exclude-standard -- '*_templ.go')" ]; then \
 		echo "untracked generated templ files: commit them"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go mod tidy would change go.mod/go.sum (above): run it and commit"; exit 1; }
+	$(STATICCHECK) ./...
+	@allowed=$$(sed -e 's/[[:space:]]*#.*//' -e '/^$$/d' deadcode.allow); \
+	found=$$($(DEADCODE) -test -f '{{range .Funcs}}{{$$.Path}}.{{.Name}}{{"\n"}}{{end}}' ./...) || exit 1; \
+	dead=$$(grep -vxF -f <(echo "$$allowed") <<<"$$found"); \
+	if [ -n "$$dead" ]; then echo "deadcode: unreachable functions (remove them, or explain them in deadcode.allow):"; echo "$$dead"; exit 1; fi; \
+	stale=$$(grep -vxF -f <(echo "$$found") <<<"$$allowed"); \
+	if [ -n "$$stale" ]; then echo "deadcode.allow lists functions that are no longer unreachable: remove the lines"; echo "$$stale"; exit 1; fi
+
+tools: $(STATICCHECK) $(DEADCODE)
+
+$(STATICCHECK):
+	mkdir -p bin/.install
+	GOBIN=$(CURDIR)/bin/.install $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv bin/.install/staticcheck $@
+
+$(DEADCODE):
+	mkdir -p bin/.install
+	GOBIN=$(CURDIR)/bin/.install $(GO) install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
+	mv bin/.install/deadcode $@
 
 build: modules
 	$(GO) build -o bin/auditd ./cmd/auditd

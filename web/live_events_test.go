@@ -437,16 +437,9 @@ func TestLiveEventsSlowClientIsCutOff(t *testing.T) {
 func waitSubscribers(t *testing.T, hub *live.Hub, n int) {
 	t.Helper()
 	// The hub has no event for "subscribed"; poll its state until a deadline.
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for hub.Stats().Subscribers < n {
-		select {
-		case <-deadline:
-			t.Fatalf("%d subscribers, want %d", hub.Stats().Subscribers, n)
-		case <-tick.C:
-		}
-	}
+	pgtest.WaitFor(t, fmt.Sprintf("%d subscribers", n), 10*time.Second, func(context.Context) (bool, error) {
+		return hub.Stats().Subscribers >= n, nil
+	})
 }
 
 func TestLiveTamperAlertIsSentAndBannered(t *testing.T) {

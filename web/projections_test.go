@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/auditd/auditd/internal/pgtest"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/timetravel"
 )
@@ -297,25 +300,16 @@ func TestDriftPages(t *testing.T) {
 // waitJobHTTP polls a job's JSON until it is finished, within a deadline.
 func waitJobHTTP(t *testing.T, b *bundle, u string) projections.Job {
 	t.Helper()
-	deadline := time.NewTimer(20 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var job projections.Job
+	pgtest.WaitFor(t, "the drift job at "+u+" to finish", 20*time.Second, func(context.Context) (bool, error) {
 		rec := b.get(u, "application/json")
-		var job projections.Job
+		job = projections.Job{}
 		if err := json.Unmarshal(rec.Body.Bytes(), &job); err != nil {
-			t.Fatalf("job %d %s", rec.Code, rec.Body)
+			return false, fmt.Errorf("job %d %s", rec.Code, rec.Body)
 		}
-		if job.Finished {
-			return job
-		}
-		select {
-		case <-deadline.C:
-			t.Fatalf("job did not finish: %+v", job)
-		case <-tick.C:
-		}
-	}
+		return job.Finished, nil
+	})
+	return job
 }
 
 func TestProjectionsDisabled(t *testing.T) {

@@ -72,6 +72,7 @@ type Server struct {
 	logger *slog.Logger
 	echo   *echo.Echo
 	http   *http.Server
+	addr   net.Addr
 }
 
 // New builds the server and registers every route.
@@ -97,14 +98,19 @@ func New(cfg Config, deps Deps) *Server {
 // Handler returns the root handler (used by tests with httptest).
 func (s *Server) Handler() http.Handler { return s.echo }
 
+// shutdownGrace is how long Stop waits for open requests. SSE responses
+// end when the live hub closes, which the caller does before Stop.
+const shutdownGrace = 10 * time.Second
+
 // Start listens and serves until Stop. It returns once the listener is bound,
-// so callers can print the URL knowing it answers.
-func (s *Server) Start(ctx context.Context) (net.Addr, error) {
+// so callers can print Addr knowing it answers.
+func (s *Server) Start(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("web: unable to listen on %s: %w", s.cfg.Listen, err)
+		return fmt.Errorf("web: unable to listen on %s: %w", s.cfg.Listen, err)
 	}
+	s.addr = ln.Addr()
 	s.http = &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -118,14 +124,22 @@ func (s *Server) Start(ctx context.Context) (net.Addr, error) {
 			s.logger.Error("web: server stopped", "error", err)
 		}
 	}()
-	return ln.Addr(), nil
+	return nil
 }
 
-// Stop shuts the server down gracefully, waiting for open requests up to
-// the context's deadline.
-func (s *Server) Stop(ctx context.Context) error {
+// Addr is the address the server listens on (with the port chosen when the
+// configured one was 0), or nil before Start.
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// Stop shuts the server down gracefully, waiting up to shutdownGrace for
+// open requests.
+func (s *Server) Stop() {
 	if s.http == nil {
-		return nil
+		return
 	}
-	return s.http.Shutdown(ctx)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.logger.Warn("web: requests still open at shutdown", "error", err)
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auditd/auditd/internal/pgembed"
@@ -23,12 +22,13 @@ type database struct {
 	Pool    *pgxpool.Pool
 	URL     string
 	cluster *pgembed.Cluster
+	logger  *slog.Logger
 }
 
 // openDatabase connects to --database-url, or starts the private cluster in
 // --data-dir when none is given, and checks wal_level.
 func openDatabase(ctx context.Context, cfg *config, logger *slog.Logger) (*database, error) {
-	db := &database{URL: cfg.DatabaseURL}
+	db := &database{URL: cfg.DatabaseURL, logger: logger}
 	if db.URL == "" {
 		dir, err := filepath.Abs(cfg.DataDir)
 		if err != nil {
@@ -39,7 +39,7 @@ func openDatabase(ctx context.Context, cfg *config, logger *slog.Logger) (*datab
 		if err := db.cluster.Start(ctx); err != nil {
 			return nil, err
 		}
-		if err := createDatabase(ctx, db.cluster.ConnString("postgres"), embeddedDB); err != nil {
+		if err := db.cluster.CreateDatabase(ctx, embeddedDB); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -69,26 +69,6 @@ func openDatabase(ctx context.Context, cfg *config, logger *slog.Logger) (*datab
 	return db, nil
 }
 
-// createDatabase creates name if it does not exist.
-func createDatabase(ctx context.Context, adminURL, name string) error {
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return fmt.Errorf("unable to connect to the embedded cluster: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("unable to look up database %s: %w", name, err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
-		return fmt.Errorf("unable to create database %s: %w", name, err)
-	}
-	return nil
-}
-
 // Close closes the pool and stops the embedded cluster, if any.
 func (d *database) Close() {
 	if d.Pool != nil {
@@ -96,7 +76,7 @@ func (d *database) Close() {
 	}
 	if d.cluster != nil {
 		if err := d.cluster.Stop(); err != nil {
-			slog.Default().Warn("unable to stop embedded PostgreSQL", "error", err)
+			d.logger.Warn("unable to stop embedded PostgreSQL", "error", err)
 		}
 	}
 }

@@ -34,11 +34,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	// Demo projection workers build read models before serve starts: the
 	// drift mapping is validated against their tables at start-up.
-	stopWorkers, err := demo.StartWorkers(ctx, db.Pool, logger, demo.WorkersOptions{Faults: cfg.DemoFaults})
-	if err != nil {
+	workers := demo.NewWorkers(db.Pool, logger, demo.WorkersOptions{Faults: cfg.DemoFaults})
+	if err := workers.Start(ctx); err != nil {
 		return err
 	}
-	defer stopWorkers()
+	defer workers.Stop()
 
 	return serve(ctx, cfg, logger, db, stdout, func(url string) {
 		fmt.Fprintf(stdout, "demo: the dispute story is at %sstreams/%s\n", url, demo.DisputeWalletID)

@@ -28,7 +28,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // serve migrates, starts the background services and the HTTP server, and
-// blocks until ctx ends. ready, if set, runs once the server answers.
+// blocks until ctx ends; then it stops them, last started first. ready, if
+// set, runs once the server answers.
 func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, stdout io.Writer, ready func(url string)) error {
 	n, err := schema.Migrate(ctx, db.Pool)
 	if err != nil {
@@ -72,6 +73,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		return fmt.Errorf("--snapshot-every must not be 0: use a positive interval, or -1 for no snapshots")
 	}
 	deps.TimeTravel = timetravel.NewService(store, ttCfg, logger, timetravel.ServiceOptions{SnapshotEvery: cfg.SnapshotEvery})
+	// Snapshots of earlier reducers are never read again. A failure here
+	// costs only space, so it does not stop start-up.
+	if n, err := deps.TimeTravel.PruneSnapshots(ctx); err != nil {
+		logger.Warn("unable to prune the snapshots of earlier reducers", "error", err)
+	} else if n > 0 {
+		logger.Info("pruned the snapshots of earlier reducers", "count", n)
+	}
 
 	// Live: the replication consumer and its hub.
 	if !cfg.NoLive {
@@ -86,9 +94,6 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 			logger.Warn("live updates are off", "error", err)
 		} else {
 			stops = append(stops, consumer.Stop)
-			// SSE handlers end when the hub closes, so that the HTTP
-			// server's graceful shutdown does not wait for them.
-			go func() { <-ctx.Done(); hub.Close() }()
 			deps.LiveHub, deps.LiveConsumer = hub, consumer
 		}
 		deps.LiveAlerts = alerts
@@ -136,11 +141,17 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	stops = append(stops, deps.Banners.Stop)
 
 	srv := web.New(web.Config{Listen: cfg.Listen}, deps)
-	addr, err := srv.Start(ctx)
-	if err != nil {
+	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	url := "http://" + addr.String() + "/"
+	stops = append(stops, srv.Stop)
+	if deps.LiveHub != nil {
+		// Stops run last to first: the hub closes before the server stops,
+		// so the open SSE responses end and the graceful shutdown does not
+		// wait for them.
+		stops = append(stops, deps.LiveHub.Close)
+	}
+	url := "http://" + srv.Addr().String() + "/"
 	logger.Info("auditd is serving", "url", url)
 	fmt.Fprintf(stdout, "auditd is running: open %s\n", url)
 	if ready != nil {
@@ -148,9 +159,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return srv.Stop(shutdownCtx)
+	return nil
 }
 
 // loadReducers parses the reducers file (--reducers, or the demo's built-in

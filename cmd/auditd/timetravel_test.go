@@ -68,3 +68,19 @@ func TestServeFoldsWithReducers(t *testing.T) {
 		t.Errorf("state at v2 = v%d %v, want balance 30 only", got.Version, got.State)
 	}
 }
+
+// Start-up deletes the snapshots that earlier reducers left: they are never
+// read again.
+func TestServePrunesSnapshotsOfEarlierReducers(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	if _, err := db.Pool.Exec(t.Context(), `INSERT INTO auditd.snapshots (stream_id, fingerprint, version, recorded_at, state)
+		VALUES ('wallet-7', 'an-earlier-config', 1, now(), '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	startCommand(t, "serve", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--no-live")
+	var left int
+	if err := db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM auditd.snapshots WHERE fingerprint = 'an-earlier-config'`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("snapshots of an earlier config after start-up: %d (%v)", left, err)
+	}
+}

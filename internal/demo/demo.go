@@ -101,9 +101,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Total is the number of events Generate yields for o.
-func (o Options) Total() int { return o.withDefaults().Events }
-
 // DisputeTime is when the disputed 500.00 left the wallet: 02:00:03 UTC on
 // day DisputeDay of o's history.
 func (o Options) DisputeTime() time.Time {

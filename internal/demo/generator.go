@@ -64,7 +64,8 @@ func NewGenerator(store *eventstore.Store, logger *slog.Logger, opts GeneratorOp
 var ErrGeneratorStarted = errors.New("demo: generator already started")
 
 // Start loads the working set of wallets (their versions and balances) and
-// starts appending in the background until Stop or until ctx ends.
+// starts appending in the background until Stop; ctx bounds only the
+// start-up, as for every service.
 func (g *Generator) Start(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -91,11 +92,9 @@ func (g *Generator) Start(ctx context.Context) error {
 		return err
 	}
 	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	stopOnParent := context.AfterFunc(ctx, g.cancel)
 	g.done = make(chan struct{})
 	go func() {
 		defer close(g.done)
-		defer stopOnParent()
 		g.run(runCtx, w)
 	}()
 	g.logger.Info("demo generator started", "rate", g.opts.Rate, "wallets", len(w.wallets))

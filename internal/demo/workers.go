@@ -89,9 +89,23 @@ type worker struct {
 	apply func(b *pgx.Batch, ev *eventstore.Event) error
 }
 
-// StartWorkers creates the read-model tables and starts the three demo
-// projection workers. stop cancels them and waits until they return.
-func StartWorkers(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, opts WorkersOptions) (stop func(), err error) {
+// ErrWorkersStarted is returned by a second Start.
+var ErrWorkersStarted = errors.New("demo: workers already started")
+
+// Workers are the three demo projection workers, a service like the others:
+// NewWorkers, then Start and Stop.
+type Workers struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	opts   WorkersOptions
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewWorkers returns the workers; nothing runs until Start.
+func NewWorkers(pool *pgxpool.Pool, logger *slog.Logger, opts WorkersOptions) *Workers {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -101,24 +115,46 @@ func StartWorkers(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, 
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = 5 * time.Second
 	}
-	if err := EnsureReadModels(ctx, pool); err != nil {
-		return nil, err
+	return &Workers{pool: pool, logger: logger, opts: opts}
+}
+
+// Start creates the read-model tables, registers the projections' checkpoints
+// and starts the workers in the background until Stop; ctx bounds only the
+// start-up.
+func (ws *Workers) Start(ctx context.Context) error {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.cancel != nil {
+		return ErrWorkersStarted
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	store := eventstore.New(pool)
-	for _, w := range demoWorkers(opts.Faults) {
+	if err := EnsureReadModels(ctx, ws.pool); err != nil {
+		return err
+	}
+	store := eventstore.New(ws.pool)
+	workers := demoWorkers(ws.opts.Faults)
+	for _, w := range workers {
 		if err := store.RegisterCheckpoint(ctx, w.name); err != nil {
-			cancel()
-			return nil, fmt.Errorf("demo: %w", err)
+			return fmt.Errorf("demo: %w", err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			runWorker(ctx, pool, store, logger.With("projection", w.name), w, opts)
-		}()
 	}
-	return func() { cancel(); wg.Wait() }, nil
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ws.cancel = cancel
+	for _, w := range workers {
+		ws.wg.Go(func() { runWorker(runCtx, ws.pool, store, ws.logger.With("projection", w.name), w, ws.opts) })
+	}
+	return nil
+}
+
+// Stop cancels the workers and waits until they return.
+func (ws *Workers) Stop() {
+	ws.mu.Lock()
+	cancel := ws.cancel
+	ws.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	ws.wg.Wait()
 }
 
 func demoWorkers(faults bool) []worker {

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -17,29 +18,6 @@ import (
 const walletDriftMapping = `{"wallet_balances": {"stream_type": "Wallet", "table": "wallet_balances", "key_column": "wallet_id",
 	"fields": {"/balance": "balance", "/status": "status"}}}`
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, limit time.Duration, cond func(ctx context.Context) (bool, error)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), limit)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, err := cond(ctx)
-		if err != nil && ctx.Err() == nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}
-
 func TestWorkersWithFaults(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
@@ -52,23 +30,26 @@ func TestWorkersWithFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := StartWorkers(ctx, db.Pool, nil, WorkersOptions{Faults: true, Poll: 20 * time.Millisecond, RetryAfter: 50 * time.Millisecond})
-	if err != nil {
+	workers := NewWorkers(db.Pool, nil, WorkersOptions{Faults: true, Poll: 20 * time.Millisecond, RetryAfter: 50 * time.Millisecond})
+	if err := workers.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	defer workers.Stop()
+	if err := workers.Start(ctx); !errors.Is(err, ErrWorkersStarted) {
+		t.Errorf("second Start: %v, want ErrWorkersStarted", err)
+	}
 
 	checkpoint := func(ctx context.Context, name string) (pos int64, lastErr *string, errs int, err error) {
 		err = db.Pool.QueryRow(ctx, `SELECT position, last_error, error_count FROM projection_checkpoints WHERE projection = $1`, name).Scan(&pos, &lastErr, &errs)
 		return
 	}
 	// wallet_balances reaches the head (3000).
-	waitFor(t, "wallet_balances to catch up", 60*time.Second, func(ctx context.Context) (bool, error) {
+	pgtest.WaitFor(t, "wallet_balances to catch up", 60*time.Second, func(ctx context.Context) (bool, error) {
 		pos, _, _, err := checkpoint(ctx, ProjectionWalletBalances)
 		return pos == 3000, err
 	})
 	// fraud_scores stops right before the poison event, with its error.
-	waitFor(t, "fraud_scores to fail", 60*time.Second, func(ctx context.Context) (bool, error) {
+	pgtest.WaitFor(t, "fraud_scores to fail", 60*time.Second, func(ctx context.Context) (bool, error) {
 		_, lastErr, errs, err := checkpoint(ctx, ProjectionFraudScores)
 		return lastErr != nil && errs >= 2, err
 	})
@@ -76,7 +57,7 @@ func TestWorkersWithFaults(t *testing.T) {
 		t.Errorf("fraud_scores checkpoint %d, want %d (just before the poison event)", pos, poison.Position-1)
 	}
 	// order_summary moves, slowly: 40 positions per batch.
-	waitFor(t, "order_summary to advance", 30*time.Second, func(ctx context.Context) (bool, error) {
+	pgtest.WaitFor(t, "order_summary to advance", 30*time.Second, func(ctx context.Context) (bool, error) {
 		pos, _, _, err := checkpoint(ctx, ProjectionOrderSummary)
 		return pos >= 40, err
 	})
@@ -96,7 +77,7 @@ func TestWorkersWithFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	var job projections.Job
-	waitFor(t, "drift job", 60*time.Second, func(context.Context) (bool, error) {
+	pgtest.WaitFor(t, "drift job", 60*time.Second, func(context.Context) (bool, error) {
 		job, err = drift.Job(id)
 		return job.Finished, err
 	})
@@ -113,12 +94,12 @@ func TestWorkersWithoutFaults(t *testing.T) {
 	if _, err := Seed(ctx, store, Options{Seed: 4, Events: 1500}, nil); err != nil {
 		t.Fatal(err)
 	}
-	stop, err := StartWorkers(ctx, db.Pool, nil, WorkersOptions{Poll: 20 * time.Millisecond})
-	if err != nil {
+	workers := NewWorkers(db.Pool, nil, WorkersOptions{Poll: 20 * time.Millisecond})
+	if err := workers.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
-	waitFor(t, "every projection to catch up", 60*time.Second, func(ctx context.Context) (bool, error) {
+	defer workers.Stop()
+	pgtest.WaitFor(t, "every projection to catch up", 60*time.Second, func(ctx context.Context) (bool, error) {
 		var behind int
 		err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM projection_checkpoints WHERE position < 1500 OR last_error IS NOT NULL`).Scan(&behind)
 		return behind == 0, err
@@ -130,7 +111,7 @@ func TestWorkersWithoutFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	var job projections.Job
-	waitFor(t, "drift job", 60*time.Second, func(context.Context) (bool, error) {
+	pgtest.WaitFor(t, "drift job", 60*time.Second, func(context.Context) (bool, error) {
 		job, err = drift.Job(id)
 		return job.Finished, err
 	})

@@ -103,16 +103,15 @@ type world struct {
 	versions   map[string]int
 	live       liveAppender
 
-	wallets       []*wallet
-	byID          map[string]*wallet
-	walletTarget  int
-	walletIDFmt   func(n int) string
-	orderIDFmt    func(n int) string
-	usedHandles   map[string]bool
-	orderSeq      int
-	disputeSeq    int
-	storyWallet   *wallet
-	disputeNights bool
+	wallets      []*wallet
+	byID         map[string]*wallet
+	walletTarget int
+	walletIDFmt  func(n int) string
+	orderIDFmt   func(n int) string
+	usedHandles  map[string]bool
+	orderSeq     int
+	disputeSeq   int
+	storyWallet  *wallet
 }
 
 func newWorld(seed uint64) *world {

@@ -70,8 +70,12 @@ type CountFolder struct {
 	done     chan struct{}
 }
 
-// NewCountFolder returns a folder that runs every interval once started.
+// NewCountFolder returns a folder that runs every interval once started; a
+// nil logger discards.
 func NewCountFolder(store *Store, logger *slog.Logger, interval time.Duration) *CountFolder {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return &CountFolder{store: store, logger: logger, interval: interval}
 }
 

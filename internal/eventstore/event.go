@@ -1,5 +1,7 @@
-// Package eventstore owns every SQL statement that touches the event store:
-// the public `events` and `projection_checkpoints` tables.
+// Package eventstore owns the SQL on the event store's `events` table:
+// appends and imports, stream and log reads, search, correlation and the
+// head, and the per-type event counts that a trigger keeps beside it
+// (auditd.event_count_deltas, folded into auditd.event_counts).
 package eventstore
 
 import (

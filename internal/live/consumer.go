@@ -101,9 +101,6 @@ func NewConsumer(cfg ConsumerConfig, pool *pgxpool.Pool, hub *Hub, alerts *Alert
 	return c
 }
 
-// Hub returns the hub the consumer publishes to.
-func (c *Consumer) Hub() *Hub { return c.hub }
-
 // Start creates the publication and the slot if missing, tells the hub where
 // the slot resumes, and starts streaming in the background. It fails when
 // the database cannot do logical replication (wal_level, privileges).

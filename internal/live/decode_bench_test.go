@@ -11,6 +11,9 @@ import (
 	"github.com/auditd/auditd/internal/pgtest"
 )
 
+// decodeBenchLimit bounds one run of BenchmarkConsumerDecode.
+const decodeBenchLimit = 5 * time.Minute
+
 // BenchmarkConsumerDecode drains b.N pre-written events (ten per
 // transaction) from a fresh slot through the decoder and the hub.
 func BenchmarkConsumerDecode(b *testing.B) {
@@ -41,10 +44,17 @@ func BenchmarkConsumerDecode(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Stop()
+	// Polled, not waited on, because the consumer announces no LSN; every
+	// millisecond, so the poll adds no more than that to a run. The
+	// deadline turns a consumer that stalls into a failure, not a hang.
+	deadline := time.Now().Add(decodeBenchLimit)
 	for {
 		lsn, _ := pglogrepl.ParseLSN(c.Stats().LastLSN)
 		if lsn >= end {
 			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the consumer reached %s of %s within %s (%d events decoded)", lsn, end, decodeBenchLimit, c.Stats().EventsTotal)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -116,30 +116,6 @@ func insertEvent(t *testing.T, pool *pgxpool.Pool, stream string, version int, t
 	return pos
 }
 
-// waitFor polls cond until it holds or the deadline passes: for state that
-// has no event to wait on (a slot's confirmed position on the server).
-func waitFor(t *testing.T, what string, cond func() (bool, error)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, err := cond()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}
-
 func TestCursorRoundTrip(t *testing.T) {
 	t.Parallel()
 	c := Cursor{LSN: 0x16B3748, Index: 7}
@@ -385,6 +361,34 @@ func TestConsumerTamperAlertOnUpdate(t *testing.T) {
 	}
 }
 
+// A TRUNCATE of the event table carries no rows: it is still an alert,
+// recorded once, with no positions to list.
+func TestConsumerTamperAlertOnTruncate(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	hub := NewHub(HubConfig{})
+	startConsumer(t, db.Pool, db.ConnString, testSlot(), hub)
+	alerts := NewAlerts(db.Pool)
+	ctx := t.Context()
+	sub, _ := hub.Subscribe(Filter{StreamID: "nothing-matches"}, nil)
+	insertEvent(t, db.Pool, "w", 1, "Opened")
+	insertEvent(t, db.Pool, "w", 2, "Deposited")
+	if _, err := db.Pool.Exec(ctx, `ALTER TABLE events DISABLE TRIGGER events_immutable_truncate`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `TRUNCATE events`); err != nil {
+		t.Fatal(err)
+	}
+	m := next(t, sub)
+	if m.Kind != KindAlert || m.Alert.Kind != "truncate" || m.Alert.Rows != 0 || len(m.Alert.Positions) != 0 || m.Alert.ID == 0 || m.Alert.CommittedAt.IsZero() {
+		t.Fatalf("message %+v, alert %+v; want a stored truncate alert", m, m.Alert)
+	}
+	stored, err := alerts.Recent(ctx, 10)
+	if err != nil || len(stored) != 1 || stored[0].Kind != "truncate" || stored[0].ID != m.Alert.ID || stored[0].CommitLSN != m.Alert.CommitLSN {
+		t.Fatalf("stored alerts %+v, %v; want the one truncate alert %+v", stored, err, m.Alert)
+	}
+}
+
 func TestConsumerLagOnCheckpointChange(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
@@ -433,7 +437,7 @@ func TestConsumerConfirmsWhileOnlyOtherTablesAreWritten(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, `SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint`).Scan(&walNow); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the slot to confirm past the other table's writes", func() (bool, error) {
+	pgtest.WaitFor(t, "the slot to confirm past the other table's writes", 20*time.Second, func(context.Context) (bool, error) {
 		n, err := slotConfirmed(ctx, db.Pool, slot)
 		return n >= walNow, err
 	})

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -48,14 +49,14 @@ func TestConsumerReconnectsAfterPostgresRestart(t *testing.T) {
 	if err := cluster.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the consumer to notice the outage", func() (bool, error) { return !c.Stats().Connected, nil })
+	pgtest.WaitFor(t, "the consumer to notice the outage", 20*time.Second, func(context.Context) (bool, error) { return !c.Stats().Connected, nil })
 	if err := cluster.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// The pool reconnects by itself; the first insert may meet a dead
 	// pooled connection.
 	var after int64
-	waitFor(t, "an insert after the restart", func() (bool, error) {
+	pgtest.WaitFor(t, "an insert after the restart", 20*time.Second, func(context.Context) (bool, error) {
 		err := pool.QueryRow(ctx, `INSERT INTO events (stream_id, stream_type, version, event_type, payload) VALUES ('w', 'wallet', 2, 'Renamed', '{}') RETURNING position`).Scan(&after)
 		return err == nil, nil
 	})
@@ -95,7 +96,7 @@ func TestConsumerReconnectsWhenConnectionDrops(t *testing.T) {
 	if m := nextEvent(t, sub); m.Event.Position != second {
 		t.Fatalf("after the drop got %d, want %d (a re-delivered duplicate?)", m.Event.Position, second)
 	}
-	waitFor(t, "the reconnect to be counted", func() (bool, error) { return c.Stats().Reconnects >= 1 && c.Stats().Connected, nil })
+	pgtest.WaitFor(t, "the reconnect to be counted", 20*time.Second, func(context.Context) (bool, error) { return c.Stats().Reconnects >= 1 && c.Stats().Connected, nil })
 	if m := pendingMessage(sub); m != nil {
 		t.Fatalf("unexpected extra message %+v", m)
 	}

@@ -127,6 +127,27 @@ func (c *Cluster) ConnString(dbname string) string {
 		url.PathEscape(dbname), url.QueryEscape(c.socketDir), c.port)
 }
 
+// CreateDatabase creates the database name unless it exists: the dev
+// server's and the benchmark's database in their private clusters.
+func (c *Cluster) CreateDatabase(ctx context.Context, name string) error {
+	conn, err := pgx.Connect(ctx, c.ConnString("postgres"))
+	if err != nil {
+		return fmt.Errorf("unable to connect to the embedded cluster: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("unable to look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("unable to create database %s: %w", name, err)
+	}
+	return nil
+}
+
 // Start finds the binaries, initialises the cluster on the first run,
 // writes the configuration, starts the server and waits until it accepts
 // connections or ctx ends.

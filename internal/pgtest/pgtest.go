@@ -1,7 +1,9 @@
 // Package pgtest gives tests a real PostgreSQL: one private cluster per test
-// binary (started by Main) and a fresh, fully migrated database per test
-// (NewDB), cloned from a template so each test pays milliseconds, not a
-// migration run.
+// binary and a fresh, fully migrated database per test (NewDB), cloned from a
+// template so each test pays milliseconds, not a migration run.
+//
+// The cluster starts on the first NewDB, not in Main: a run of pure unit
+// tests (`go test -run TestCursor`) needs no PostgreSQL and pays nothing.
 //
 // Usage:
 //
@@ -48,7 +50,13 @@ const (
 )
 
 var (
-	cluster *pgembed.Cluster
+	// dir holds the cluster's data; Main creates it, the first NewDB fills it.
+	dir    string
+	logger *slog.Logger
+
+	startMu  sync.Mutex
+	cluster  *pgembed.Cluster // set once the cluster runs and the template is built
+	startErr error            // the first start's failure, reported to every later NewDB
 
 	// createMu serialises CREATE DATABASE ... TEMPLATE: PostgreSQL refuses
 	// to clone a template while another session (including another clone)
@@ -64,51 +72,80 @@ type DB struct {
 	Pool       *pgxpool.Pool
 }
 
-// Cluster returns the cluster started by Main, or nil outside Main.
-func Cluster() *pgembed.Cluster { return cluster }
+// Cluster returns the running cluster, or nil before the first NewDB.
+func Cluster() *pgembed.Cluster {
+	startMu.Lock()
+	defer startMu.Unlock()
+	return cluster
+}
 
-// Main starts the shared cluster, builds the template database, runs the
-// tests, tears everything down and exits with the tests' exit code. Call it
-// from TestMain.
+// Main prepares the cluster's directory, runs the tests, stops the cluster if
+// a test started one, removes the directory and exits with the tests' exit
+// code. Call it from TestMain.
 func Main(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	reapStale(logger)
 
-	dir, err := os.MkdirTemp("", dirPrefix)
+	var err error
+	dir, err = os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: unable to create temp dir: %v\n", err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// The owner file goes in before any cluster exists, so the reaper of a
+	// later run can always tell whose directory this is.
 	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: unable to write %s: %v\n", ownerFile, err)
 		return 1
 	}
+	defer stopCluster()
+	return m.Run()
+}
 
+// startCluster starts the cluster and builds the template on its first call;
+// later calls return the same cluster, or the same error.
+func startCluster() (*pgembed.Cluster, error) {
+	startMu.Lock()
+	defer startMu.Unlock()
+	if cluster != nil || startErr != nil {
+		return cluster, startErr
+	}
+	if dir == "" {
+		startErr = errors.New("no cluster directory; call pgtest.Main(m) from TestMain")
+		return nil, startErr
+	}
 	c := pgembed.New(pgembed.Config{DataDir: dir, Fast: true, Logger: logger})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := c.Start(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "pgtest: unable to start PostgreSQL: %v\n", err)
-		return 1
+		startErr = fmt.Errorf("unable to start PostgreSQL: %w", err)
+		return nil, startErr
 	}
-	defer func() {
-		if err := c.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
-		}
-	}()
 	if err := buildTemplate(ctx, c); err != nil {
-		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
-		return 1
+		_ = c.Stop()
+		startErr = err
+		return nil, startErr
 	}
-	cancel()
-
 	cluster = c
-	return m.Run()
+	return cluster, nil
+}
+
+// stopCluster stops the cluster if one was started.
+func stopCluster() {
+	startMu.Lock()
+	defer startMu.Unlock()
+	if cluster == nil {
+		return
+	}
+	if err := cluster.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+	}
+	cluster = nil
 }
 
 // buildTemplate creates and migrates the template, then closes every
@@ -148,13 +185,15 @@ func buildTemplate(ctx context.Context, c *pgembed.Cluster) error {
 var nonIdent = regexp.MustCompile(`[^a-z0-9]+`)
 
 // NewDB creates a database cloned from the migrated template and returns a
-// pool on it, closed when the test ends. The database is not dropped:
+// pool on it, closed when the test ends. The first call starts the cluster.
+// The database is not dropped:
 // replication slots may still reference it, and the whole cluster is
 // removed when the test binary ends.
 func NewDB(t testing.TB) *DB {
 	t.Helper()
-	if cluster == nil {
-		t.Fatal("pgtest: no cluster; call pgtest.Main(m) from TestMain")
+	c, err := startCluster()
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
 	}
 
 	// Test name in the database name helps when reading server logs.
@@ -166,11 +205,11 @@ func NewDB(t testing.TB) *DB {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := createDB(ctx, name); err != nil {
+	if err := createDB(ctx, c, name); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 
-	db := &DB{Name: name, ConnString: cluster.ConnString(name)}
+	db := &DB{Name: name, ConnString: c.ConnString(name)}
 	pool, err := pgxpool.New(ctx, db.ConnString)
 	if err != nil {
 		t.Fatalf("pgtest: unable to open pool on %s: %v", name, err)
@@ -180,10 +219,10 @@ func NewDB(t testing.TB) *DB {
 	return db
 }
 
-func createDB(ctx context.Context, name string) error {
+func createDB(ctx context.Context, c *pgembed.Cluster, name string) error {
 	createMu.Lock()
 	defer createMu.Unlock()
-	conn, err := pgx.Connect(ctx, cluster.ConnString("postgres"))
+	conn, err := pgx.Connect(ctx, c.ConnString("postgres"))
 	if err != nil {
 		return fmt.Errorf("unable to connect to the cluster: %w", err)
 	}

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -26,6 +27,29 @@ func tableExists(t *testing.T, db *DB, table string) bool {
 		t.Fatalf("look up table %s in %s: %v", table, db.Name, err)
 	}
 	return exists
+}
+
+// TestPureTestsStartNoCluster runs this test binary again with only this
+// test selected: a run that never asks for a database must not start
+// PostgreSQL, so pure unit tests need none. The child is told apart by an
+// environment variable.
+func TestPureTestsStartNoCluster(t *testing.T) {
+	if os.Getenv("AUDITD_PGTEST_CHILD") == "1" {
+		if Cluster() != nil {
+			t.Fatal("a cluster runs although no test asked for a database")
+		}
+		if _, err := os.Stat(filepath.Join(dir, "pgdata")); !os.IsNotExist(err) {
+			t.Fatalf("the cluster directory %s holds a data directory (%v)", dir, err)
+		}
+		return
+	}
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPureTestsStartNoCluster$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "AUDITD_PGTEST_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestPureTestsStartNoCluster") {
+		t.Fatalf("child run: %v\n%s", err, out)
+	}
 }
 
 func TestTemplateIsMigrated(t *testing.T) {
@@ -124,15 +148,9 @@ func TestReapStale(t *testing.T) {
 	}
 	// The postmaster is not our child, so its exit cannot be waited for:
 	// watch /proc until it is gone or the deadline passes.
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for processAlive(pid) && !isZombie(pid) {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("stale postmaster %d still running", pid)
-		case <-tick.C:
-		}
-	}
+	WaitFor(t, fmt.Sprintf("stale postmaster %d to exit", pid), time.Minute, func(context.Context) (bool, error) {
+		return !processAlive(pid) || isZombie(pid), nil
+	})
 
 	// Our own (live) cluster must survive the reaper.
 	if err := NewDB(t).Pool.Ping(ctx); err != nil {

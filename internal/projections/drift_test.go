@@ -120,24 +120,13 @@ func TestDriftDetectsSeededMismatch(t *testing.T) {
 // waitJob waits for a job to finish, bounded by a deadline.
 func waitJob(t *testing.T, d *Drift, id string) Job {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		job, err := d.Job(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if job.Finished {
-			return job
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("job %s did not finish: %+v", id, job)
-		case <-tick.C:
-		}
-	}
+	var job Job
+	pgtest.WaitFor(t, "job "+id+" to finish", 20*time.Second, func(context.Context) (bool, error) {
+		var err error
+		job, err = d.Job(id)
+		return err == nil && job.Finished, err
+	})
+	return job
 }
 
 func TestDriftConfigErrors(t *testing.T) {

@@ -346,9 +346,13 @@ func TestSamplerStartStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := NewSampler(mon, nil, 10*time.Millisecond, time.Hour)
-	if err := s.Start(t.Context()); err != nil {
+	// The start context bounds only the start-up: the sampler runs on
+	// after it ends, until Stop.
+	startCtx, endStart := context.WithCancel(t.Context())
+	if err := s.Start(startCtx); err != nil {
 		t.Fatal(err)
 	}
+	endStart()
 	if err := s.Start(t.Context()); !errors.Is(err, ErrSamplerStarted) {
 		t.Errorf("second Start: %v", err)
 	}
@@ -357,6 +361,11 @@ func TestSamplerStartStop(t *testing.T) {
 	if err := db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM auditd.lag_samples WHERE projection = 'p'`).Scan(&n); err != nil || n < 1 {
 		t.Errorf("samples after Start: %d (%v)", n, err)
 	}
+	pgtest.WaitFor(t, "samples after the start context ended", 20*time.Second, func(ctx context.Context) (bool, error) {
+		var after int
+		err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM auditd.lag_samples WHERE projection = 'p'`).Scan(&after)
+		return after > n, err
+	})
 	s.Stop()
 	s.Stop()
 }

@@ -41,7 +41,8 @@ func NewSampler(mon *Monitor, logger *slog.Logger, interval, retention time.Dura
 }
 
 // Start takes a first sample synchronously (so a broken database fails
-// start-up) and then samples in the background until Stop or ctx ends.
+// start-up) and then samples in the background until Stop; ctx bounds only
+// the start-up, as for every service.
 func (s *Sampler) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -51,7 +52,7 @@ func (s *Sampler) Start(ctx context.Context) error {
 	if _, err := s.SampleOnce(ctx); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.done = make(chan struct{})
 	go s.run(ctx)

@@ -139,9 +139,6 @@ func NewFolder(cfg *Config) *Folder {
 	return &Folder{cfg: cfg}
 }
 
-// Config returns the folder's config.
-func (f *Folder) Config() *Config { return f.cfg }
-
 // Fold applies events in order to st (a new state when st is nil) and
 // returns it.
 func (f *Folder) Fold(st *State, events []eventstore.Event) *State {

@@ -376,3 +376,13 @@ func (s *Service) Changes(ctx context.Context, info eventstore.StreamInfo, from,
 	}
 	return changes, nil
 }
+
+// PruneSnapshots deletes the snapshots folded with any other reducer
+// configuration and returns how many went. Snapshots are keyed by the
+// configuration's fingerprint, so after a change of reducers the old ones
+// are never read again and only take space; auditd prunes them at start-up.
+// Two instances sharing a database with different reducers would delete
+// each other's, which costs folding time, never a wrong state.
+func (s *Service) PruneSnapshots(ctx context.Context) (int64, error) {
+	return s.snapshots.pruneOtherThan(ctx, s.fingerprint)
+}

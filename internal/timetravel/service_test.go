@@ -275,6 +275,52 @@ func TestServiceIgnoresSnapshotsOfAnotherConfig(t *testing.T) {
 	}
 }
 
+// After a change of reducers the old configuration's snapshots are deleted;
+// the current one's stay and are still used.
+func TestServicePrunesSnapshotsOfOtherConfigs(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := seedWallet(t, "wallet-1", 45)
+	appendWallet(t, store, "wallet-2", 25)
+	old := newService(t, store, serviceWalletRules, 10)
+	for _, id := range []string{"wallet-1", "wallet-2"} {
+		if _, err := old.StateAt(ctx, id, Point{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	current := newService(t, store, `{"reducers":{"Wallet":{"MoneyDeposited":[{"op":"inc","path":"/deposits","value":1}]}}}`, 10)
+	if _, err := current.StateAt(ctx, "wallet-1", Point{}); err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := current.PruneSnapshots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old config wrote snapshots at versions 10–40 of wallet-1 and 10–20
+	// of wallet-2.
+	if pruned != 6 {
+		t.Errorf("pruned %d snapshots, want the old config's 6", pruned)
+	}
+	for _, id := range []string{"wallet-1", "wallet-2"} {
+		if n, err := old.snapshots.count(ctx, id, old.Fingerprint()); err != nil || n != 0 {
+			t.Errorf("%s: %d snapshots of the old config left (%v)", id, n, err)
+		}
+	}
+	if n, err := current.snapshots.count(ctx, "wallet-1", current.Fingerprint()); err != nil || n != 4 {
+		t.Errorf("current config's snapshots = %d (%v), want 4", n, err)
+	}
+	before := current.Stats()
+	if _, err := current.StateAt(ctx, "wallet-1", AtVersion(33)); err != nil {
+		t.Fatal(err)
+	}
+	if got := current.Stats(); got.SnapshotsLoaded != before.SnapshotsLoaded+1 {
+		t.Errorf("the current config's snapshots are not used after pruning: %+v → %+v", before, got)
+	}
+	if again, err := current.PruneSnapshots(ctx); err != nil || again != 0 {
+		t.Errorf("second prune: %d, %v; want nothing left to prune", again, err)
+	}
+}
+
 // TestServiceFoldErrorIsReported: a rule that cannot apply (inc on a
 // string) is recorded at its event, the fold goes on, and the error
 // survives a snapshot.

@@ -78,3 +78,13 @@ func (s snapshotStore) count(ctx context.Context, streamID, fingerprint string) 
 	}
 	return n, nil
 }
+
+// pruneOtherThan deletes every snapshot not folded with fingerprint and
+// returns how many rows went.
+func (s snapshotStore) pruneOtherThan(ctx context.Context, fingerprint string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM auditd.snapshots WHERE fingerprint <> $1`, fingerprint)
+	if err != nil {
+		return 0, fmt.Errorf("timetravel: unable to prune snapshots of other reducer configurations: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

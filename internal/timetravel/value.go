@@ -175,18 +175,6 @@ func withArticle(s string) string {
 	return "a " + s
 }
 
-// isLeaf reports whether v is a leaf for blame purposes: any scalar, or an
-// empty object or array (there is nothing below it to blame).
-func isLeaf(v any) bool {
-	switch c := v.(type) {
-	case map[string]any:
-		return len(c) == 0
-	case []any:
-		return len(c) == 0
-	}
-	return true
-}
-
 // walkLeaves calls fn with the pointer and value of every leaf of v, v being
 // at ptr. Object keys are visited in sorted order so results are stable.
 func walkLeaves(ptr string, v any, fn func(ptr string, v any)) {
