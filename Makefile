@@ -28,7 +28,8 @@ FUZZ_TARGETS := \
 	./web:FuzzParseTime \
 	./web:FuzzParseOffset \
 	./web:FuzzParseMoment \
-	./web:FuzzEventRef
+	./web:FuzzEventRef \
+	./web:FuzzCSVCell
 FUZZTIME ?= 3s
 # -parallel 1: one fuzz worker, the machine is shared.
 FUZZFLAGS ?= -parallel 1
