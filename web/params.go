@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -129,6 +130,10 @@ func queryInt(c echo.Context, name string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
 		return 0, badRequest(name, "%q is not a non-negative whole number", v)
+	}
+	// Versions are int4 columns: a larger number would overflow in SQL.
+	if n > math.MaxInt32 {
+		return 0, badRequest(name, "%s is more than %d", v, math.MaxInt32)
 	}
 	return n, nil
 }
