@@ -7,7 +7,7 @@ LISTEN ?= 127.0.0.1:8080
 EVENTS ?= 50000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check build setup postgres chromium modules tools generate bench clean
+.PHONY: demo test check build setup postgres chromium modules tools generate bench clean fuzz fuzz-short
 
 # Pinned linters, installed by `go install` into bin/ under their version's
 # name, so a changed pin installs the new one and nothing global is touched.
@@ -21,6 +21,44 @@ demo: postgres modules
 
 test: setup check
 	$(GO) test ./... -count=1 -timeout 45m
+	$(MAKE) fuzz-short
+
+# Fuzz targets for every parser of outside input, as package:target. go test
+# runs one -fuzz target per invocation, hence the loop. A crasher is saved in
+# the package's testdata/fuzz and then runs with every plain `go test`.
+FUZZ_TARGETS := \
+	./internal/live:FuzzParseCursor \
+	./internal/timetravel:FuzzParsePointer \
+	./internal/timetravel:FuzzParseConfig \
+	./internal/timetravel:FuzzDecimal \
+	./internal/projections:FuzzParseDrift \
+	./web:FuzzParseTime \
+	./web:FuzzParseOffset \
+	./web:FuzzParseMoment \
+	./web:FuzzEventRef \
+	./web:FuzzCSVCell
+FUZZTIME ?= 3s
+# -parallel 1: one fuzz worker, the machine is shared.
+FUZZFLAGS ?= -parallel 1
+
+# fuzz-short is part of make test (seconds per target); `make fuzz
+# FUZZTIME=5m` fuzzes for longer.
+# A run that ends with a bare "context deadline exceeded" and wrote no
+# failing input is Go's own coordinator race at the -fuzztime boundary
+# (golang/go#75804, fixed in Go 1.27), not a finding: it is reported, not failed.
+fuzz-short: modules
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+		out=$$($(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) 2>&1); rc=$$?; \
+		if [ $$rc -ne 0 ]; then \
+			if grep -q 'context deadline exceeded' <<<"$$out" && ! grep -q 'Failing input written' <<<"$$out"; then \
+				echo "  (ended by the fuzz coordinator's deadline race, golang/go#75804; no failing input)"; \
+			else echo "$$out"; exit 1; fi; \
+		else tail -n 1 <<<"$$out"; fi; \
+	done
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=$(if $(filter file,$(origin FUZZTIME)),1m,$(FUZZTIME))
 
 # check fails on gofmt findings, go vet findings, stale templ output, a go.mod
 # or go.sum that `go mod tidy` would change, staticcheck findings and dead code

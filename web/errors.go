@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,9 +14,28 @@ import (
 	"github.com/auditd/auditd/views"
 )
 
-// badRequest is a 400 naming the parameter that is wrong.
+// badRequest is a 400 naming the parameter that is wrong. Text arguments are
+// what the client sent: they are cut to maxEchoed characters, so that a
+// 100 KB parameter gives a short message, not a 100 KB page.
 func badRequest(param, format string, args ...any) error {
-	return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("invalid %s: %s", param, fmt.Sprintf(format, args...)))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = capEchoed(s)
+		}
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("invalid %s: %s", capEchoed(param), fmt.Sprintf(format, args...)))
+}
+
+// maxEchoed is how many characters of a client's value an error message
+// repeats.
+const maxEchoed = 80
+
+// capEchoed cuts s to maxEchoed characters, marking the cut with "…".
+func capEchoed(s string) string {
+	if utf8.RuneCountInString(s) <= maxEchoed {
+		return s
+	}
+	return string([]rune(s)[:maxEchoed]) + "…"
 }
 
 // notFound is a 404 with a message for the page.

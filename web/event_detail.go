@@ -2,8 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -26,17 +24,16 @@ type eventDetailJSON struct {
 // /events/<event_id> redirects to /events/<position>.
 func (s *Server) showEvent(c echo.Context) error {
 	ctx := c.Request().Context()
-	raw := c.Param("position")
-	if eventstore.IsEventID(raw) {
-		ev, err := s.deps.Store.EventByID(ctx, strings.ToLower(raw))
+	pos, eventID, err := parseEventRef(c.Param("position"))
+	if err != nil {
+		return err
+	}
+	if eventID != "" {
+		ev, err := s.deps.Store.EventByID(ctx, eventID)
 		if err != nil {
 			return err
 		}
 		return c.Redirect(http.StatusSeeOther, "/events/"+views.I64(ev.Position))
-	}
-	pos, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || pos <= 0 {
-		return badRequest("position", "%q is not an event position (a positive whole number) or event id", raw)
 	}
 	ev, err := s.deps.Store.Event(ctx, pos)
 	if err != nil {

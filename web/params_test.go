@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,5 +36,21 @@ func TestParseTimeAcceptsRFC3339AndDateTimeLocal(t *testing.T) {
 	}
 	if _, err := parseTime("2025-05-16T02:00", "Europe/Paris"); err == nil {
 		t.Error("a zone name is accepted as tz")
+	}
+}
+
+func TestTimelineCursorsBeyondInt4Are400s(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, p := range []string{"after", "before", "version"} {
+		rec := b.get("/streams/any-1?"+p+"=2147483648", "application/json")
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), "invalid "+p) {
+			t.Errorf("?%s=2147483648: %d %s", p, rec.Code, rec.Body)
+		}
+	}
+	long := strings.Repeat("x", 100_000)
+	rec := b.get("/streams/any-1?after="+long, "application/json")
+	if rec.Code != 400 || rec.Body.Len() > 400 {
+		t.Errorf("100 KB after: %d, %d bytes", rec.Code, rec.Body.Len())
 	}
 }

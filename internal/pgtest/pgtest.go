@@ -19,6 +19,7 @@ package pgtest
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -83,7 +84,21 @@ func Cluster() *pgembed.Cluster {
 // a test started one, removes the directory and exits with the tests' exit
 // code. Call it from TestMain.
 func Main(m *testing.M) {
+	if fuzzWorker() {
+		os.Exit(m.Run())
+	}
 	os.Exit(run(m))
+}
+
+// fuzzWorker reports whether this process is a worker that `go test -fuzz`
+// started: it only ever runs the fuzz target, which never opens a database,
+// so starting a cluster per worker would cost seconds of fuzzing time.
+func fuzzWorker() bool {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	f := flag.Lookup("test.fuzzworker")
+	return f != nil && f.Value.String() == "true"
 }
 
 func run(m *testing.M) int {
