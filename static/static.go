@@ -8,7 +8,7 @@ import (
 	"net/http"
 )
 
-//go:embed *.css *.js
+//go:embed *.css *.js *.svg
 var FS embed.FS
 
 // Handler serves the embedded files under /static/. Assets change only with
