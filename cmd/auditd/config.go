@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/timetravel"
 	"io"
@@ -19,15 +20,20 @@ type config struct {
 	DatabaseURL string
 	DataDir     string
 	Listen      string
-	Reducers    string
+	// ConfigFile is the one configuration file (--config; --reducers is
+	// its older name): reducers, upcasters, drift mappings, and the
+	// source mapping of an application's own event table.
+	ConfigFile string
+	// reducersFlag is --reducers, kept as an alias of --config.
+	reducersFlag string
 	// SnapshotEvery is how often (in versions) time travel snapshots a
 	// folded state; negative turns snapshots off.
 	SnapshotEvery int
 	LogLevel      string
 	LogFormat     string
 
-	// reducersData is the reducers file's content when it does not come
-	// from --reducers (the demo's built-in file); see reducersFile.
+	// reducersData is the configuration's content when it does not come
+	// from --config (the demo's built-in file); see configFile.
 	reducersData   []byte
 	reducersSource string
 
@@ -74,7 +80,8 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 	switch cmd {
 	case "serve", "demo":
 		fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
-		fs.StringVar(&cfg.Reducers, "reducers", "", "reducer/upcaster JSON file for time travel (empty: merge-patch folding; the demo uses its own)")
+		fs.StringVar(&cfg.ConfigFile, "config", "", "the JSON configuration file: reducers/upcasters for time travel, drift mappings, and the source mapping of an existing event table (empty: auditd's own events table, merge-patch folding; the demo uses its own)")
+		fs.StringVar(&cfg.reducersFlag, "reducers", "", "older name of --config")
 		fs.IntVar(&cfg.SnapshotEvery, "snapshot-every", timetravel.DefaultSnapshotEvery, "time travel: snapshot a stream's state every N versions (lower: faster state reads, more rows in auditd.snapshots; -1: no snapshots)")
 		fs.StringVar(&cfg.Publication, "publication", "auditd_events", "logical replication publication name")
 		fs.StringVar(&cfg.Slot, "slot", "auditd", "logical replication slot name")
@@ -125,7 +132,28 @@ func parse(fs *flag.FlagSet, args []string) error {
 			}
 		}
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return mergeConfigAlias(fs)
+}
+
+// mergeConfigAlias folds --reducers (AUDITD_REDUCERS) into --config: they
+// name the same file, so two different files are an error, not a choice.
+func mergeConfigAlias(fs *flag.FlagSet) error {
+	cf, rf := fs.Lookup("config"), fs.Lookup("reducers")
+	if cf == nil || rf == nil {
+		return nil
+	}
+	c, r := cf.Value.String(), rf.Value.String()
+	switch {
+	case r == "" || r == c:
+	case c == "":
+		return cf.Value.Set(r)
+	default:
+		return fmt.Errorf("--config %q and --reducers %q name two files: --reducers is the older name of --config, give one", c, r)
+	}
+	return nil
 }
 
 // newLogger builds the process logger. Connection strings are never logged
@@ -145,16 +173,30 @@ func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("invalid --log-format %q: want text or json", cfg.LogFormat)
 }
 
-// reducersFile returns the reducer/upcaster/drift configuration's bytes and
-// where they came from (for error messages); nil data means none was given.
-// Time travel and drift checks both read it.
-func reducersFile(cfg *config) (data []byte, source string, err error) {
-	if cfg.Reducers != "" {
-		data, err := os.ReadFile(cfg.Reducers)
+// configFile returns the configuration file's bytes and where they came
+// from (for error messages); nil data means none was given. Time travel,
+// drift checks and the source mapping all read it.
+func configFile(cfg *config) (data []byte, source string, err error) {
+	if cfg.ConfigFile != "" {
+		data, err := os.ReadFile(cfg.ConfigFile)
 		if err != nil {
-			return nil, cfg.Reducers, fmt.Errorf("unable to read --reducers file: %w", err)
+			return nil, cfg.ConfigFile, fmt.Errorf("unable to read --config file: %w", err)
 		}
-		return data, cfg.Reducers, nil
+		return data, cfg.ConfigFile, nil
 	}
 	return cfg.reducersData, cfg.reducersSource, nil
+}
+
+// loadMapping reads the configuration's source mapping (nil without one:
+// auditd's own events table). Errors name the file and the key.
+func loadMapping(cfg *config) (*eventstore.Mapping, error) {
+	data, source, err := configFile(cfg)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	m, err := eventstore.ParseMapping(data)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration in %s: %w", source, err)
+	}
+	return m, nil
 }

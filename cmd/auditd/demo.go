@@ -18,11 +18,18 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer db.Close()
+	// The demo writes auditd's own events table; a demo on a mapped shape
+	// (demo --shape) is a later step.
+	if m, err := loadMapping(cfg); err != nil {
+		return err
+	} else if m != nil {
+		return fmt.Errorf("auditd demo writes auditd's own events table: remove the source section from %s", cfg.ConfigFile)
+	}
 	if _, err := loadDemoWorld(ctx, cfg, db, stdout, stderr); err != nil {
 		return err
 	}
 	// The demo folds with its own reducers unless the user gave a file.
-	if cfg.Reducers == "" {
+	if cfg.ConfigFile == "" {
 		cfg.reducersData, cfg.reducersSource = demo.ReducersJSON, "the demo's built-in reducers.json"
 	}
 

@@ -31,14 +31,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // blocks until ctx ends; then it stops them, last started first. ready, if
 // set, runs once the server answers.
 func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, stdout io.Writer, ready func(url string)) error {
-	n, err := schema.Migrate(ctx, db.Pool)
+	// A source mapping means the event table is an application's: auditd
+	// reads it and creates nothing outside its own schema.
+	mapping, err := loadMapping(cfg)
+	if err != nil {
+		return err
+	}
+	migrate := schema.Migrate
+	if mapping != nil {
+		migrate = schema.MigrateOwn
+	}
+	n, err := migrate(ctx, db.Pool)
 	if err != nil {
 		return err
 	}
 	if n > 0 {
 		logger.Info("applied migrations", "count", n)
 	}
-	store := eventstore.New(db.Pool)
+	store, err := openStore(ctx, cfg, db, mapping, logger)
+	if err != nil {
+		return err
+	}
 	if cfg.MemoryLimit > 0 {
 		// A soft limit: bursts of large events make the collector run
 		// sooner instead of letting the heap grow to twice its live size.
@@ -57,13 +70,17 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		}
 	}()
 
-	folder := eventstore.NewCountFolder(store, logger, 10*time.Second)
-	if err := folder.Start(ctx); err != nil {
-		return err
+	if mapping == nil {
+		// The counts fold what auditd's trigger on its own events table
+		// records; a mapped table has no trigger.
+		folder := eventstore.NewCountFolder(store, logger, 10*time.Second)
+		if err := folder.Start(ctx); err != nil {
+			return err
+		}
+		stops = append(stops, folder.Stop)
 	}
-	stops = append(stops, folder.Stop)
 
-	// Time travel: reducers/upcasters from --reducers, snapshots. The same
+	// Time travel: reducers/upcasters from --config, snapshots. The same
 	// file declares the drift mappings of the projections below.
 	ttCfg, err := loadReducers(cfg, logger)
 	if err != nil {
@@ -81,8 +98,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		logger.Info("pruned the snapshots of earlier reducers", "count", n)
 	}
 
-	// Live: the replication consumer and its hub.
-	if !cfg.NoLive {
+	// Live: the replication consumer and its hub. The consumer decodes
+	// auditd's own events table only, so a mapped source runs without it.
+	if !cfg.NoLive && mapping != nil {
+		logger.Warn("live updates are off: the live consumer does not read a mapped source table yet", "table", mapping.Source.Table)
+	}
+	if !cfg.NoLive && mapping == nil {
 		hub := live.NewHub(live.HubConfig{WindowBytes: cfg.LiveWindowBytes, BufferBytes: cfg.LiveBufferBytes, LargeEvent: cfg.LiveLargeEvent})
 		alerts := live.NewAlerts(db.Pool)
 		consumer := live.NewConsumer(live.ConsumerConfig{
@@ -100,8 +121,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		banners = append(banners, web.AlertBanners(alerts))
 	}
 
-	// Projections: lag monitor, history sampler, drift checks.
-	{
+	// Projections: lag monitor, history sampler, drift checks. They read
+	// auditd's own checkpoints table; on a mapped source they are off.
+	if mapping != nil {
+		logger.Warn("projection lag and drift checks are off: they do not read a mapped source yet", "table", mapping.Source.Table)
+	} else {
 		driftCfg, err := projections.ParseDrift(ttCfg)
 		if err != nil {
 			return err
@@ -162,12 +186,31 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	return nil
 }
 
-// loadReducers parses the reducers file (--reducers, or the demo's built-in
+// openStore is the event store serve reads: auditd's own events table, or
+// the application's table a source mapping describes, checked against the
+// catalog so that a wrong name stops start-up with the key at fault.
+func openStore(ctx context.Context, cfg *config, db *database, mapping *eventstore.Mapping, logger *slog.Logger) (*eventstore.Store, error) {
+	if mapping == nil {
+		return eventstore.New(db.Pool), nil
+	}
+	cat, err := mapping.Validate(ctx, db.Pool)
+	if err == nil {
+		var store *eventstore.Store
+		if store, err = eventstore.NewMapped(db.Pool, mapping, cat); err == nil {
+			logger.Info("reading a mapped event table", "table", cat.Table)
+			return store, nil
+		}
+	}
+	_, source, _ := configFile(cfg)
+	return nil, fmt.Errorf("invalid source mapping in %s: %w", source, err)
+}
+
+// loadReducers parses the reducers file (--config, or the demo's built-in
 // one); without one, events fold as JSON merge patches. A bad file stops
 // start-up: the error names the file and the rule, and folding with half a
 // config would show wrong states.
 func loadReducers(cfg *config, logger *slog.Logger) (*timetravel.Config, error) {
-	data, source, err := reducersFile(cfg)
+	data, source, err := configFile(cfg)
 	if err != nil {
 		return nil, err
 	}

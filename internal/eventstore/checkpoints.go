@@ -46,6 +46,11 @@ const checkpointsSQL = `
 // statement (one snapshot).
 func (s *Store) Checkpoints(ctx context.Context) (Head, []Checkpoint, error) {
 	var head Head
+	if s.sc.checkpoints == "" {
+		// A mapped source without a checkpoints table: the head alone.
+		head, err := s.Head(ctx)
+		return head, nil, err
+	}
 	rows, err := s.db.Query(ctx, s.sc.expand(checkpointsSQL))
 	if err != nil {
 		return head, nil, fmt.Errorf("eventstore: unable to read checkpoints: %w", err)
@@ -92,6 +97,9 @@ func (s *Store) Checkpoints(ctx context.Context) (Head, []Checkpoint, error) {
 // never wrote one).
 func (s *Store) CheckpointPosition(ctx context.Context, name string) (int64, error) {
 	var cp int64
+	if s.sc.checkpoints == "" {
+		return 0, nil
+	}
 	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {cp_position} FROM {checkpoints} WHERE {cp_name} = $1`), name).Scan(&cp)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
@@ -115,9 +123,12 @@ type StreamBehind struct {
 // short); positions are not ordered by version, so the count cannot be
 // derived from versions.
 func (s *Store) StreamBehindCheckpoints(ctx context.Context, streamID string) ([]StreamBehind, error) {
+	if s.sc.checkpoints == "" || !s.sc.accept("stream_id", streamID) {
+		return nil, nil // a mapped source without a checkpoints table
+	}
 	rows, err := s.db.Query(ctx, s.sc.expand(`
 		SELECT {c.cp_name}, {c.cp_position},
-		       (SELECT count(*) FROM {events} e WHERE {e.stream_id} = $1 AND {e.position} > greatest({c.cp_position}, 0))
+		       (SELECT count(*) FROM {events} e WHERE {e.stream_id} = $1{cast:stream_id} AND {e.position} > greatest({c.cp_position}, 0))
 		FROM {checkpoints} c ORDER BY {c.cp_name}`), streamID)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: unable to read checkpoints of stream %q: %w", streamID, err)
@@ -137,6 +148,9 @@ func (s *Store) StreamBehindCheckpoints(ctx context.Context, streamID string) ([
 // it has none. The demo's projections write checkpoints as an application
 // beside auditd would; auditd itself only reads them.
 func (s *Store) RegisterCheckpoint(ctx context.Context, name string) error {
+	if s.sc.readOnly {
+		return ErrReadOnly
+	}
 	if _, err := s.db.Exec(ctx, s.sc.expand(`INSERT INTO {checkpoints} ({cp_name}) VALUES ($1) ON CONFLICT DO NOTHING`), name); err != nil {
 		return fmt.Errorf("eventstore: unable to register projection %s: %w", name, err)
 	}
@@ -146,6 +160,9 @@ func (s *Store) RegisterCheckpoint(ctx context.Context, name string) error {
 // LockCheckpoint reads a checkpoint's position and locks its row until the
 // transaction ends (on a Store from InTx): one writer per projection.
 func (s *Store) LockCheckpoint(ctx context.Context, name string) (int64, error) {
+	if s.sc.readOnly {
+		return 0, ErrReadOnly
+	}
 	var cp int64
 	if err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {cp_position} FROM {checkpoints} WHERE {cp_name} = $1 FOR UPDATE`), name).Scan(&cp); err != nil {
 		return 0, fmt.Errorf("eventstore: unable to read checkpoint %q: %w", name, err)
@@ -157,6 +174,9 @@ func (s *Store) LockCheckpoint(ctx context.Context, name string) (int64, error) 
 // the error that stopped the projection there (and counts it); an empty one
 // clears the last error.
 func (s *Store) SaveCheckpoint(ctx context.Context, name string, position int64, failure string) error {
+	if s.sc.readOnly {
+		return ErrReadOnly
+	}
 	sql := `UPDATE {checkpoints} SET {cp_position} = $2, {cp_updated_at} = now(), {cp_last_error} = NULL WHERE {cp_name} = $1`
 	args := []any{name, position}
 	if failure != "" {

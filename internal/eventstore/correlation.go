@@ -50,7 +50,7 @@ func (s *Store) Causes(ctx context.Context, ev *Event, maxDepth int) ([]CausedEv
 	rows, err := s.db.Query(ctx, s.sc.expand(`
 		WITH RECURSIVE up AS (
 			SELECT {e.position} AS position, 1 AS depth, `+s.sc.causeOf("e")+` AS next
-			FROM {events} e WHERE {e.event_id} = $1::uuid
+			FROM {events} e WHERE {e.event_id} = $1{cast:event_id}
 			UNION ALL
 			SELECT {p.position}, up.depth + 1, `+s.sc.causeOf("p")+`
 			FROM up JOIN {events} p ON {p.event_id} = up.next

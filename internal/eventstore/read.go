@@ -45,6 +45,9 @@ func (s *Store) ReadStream(ctx context.Context, q StreamQuery) ([]Event, error) 
 	if q.After < 0 || q.Before < 0 || q.MaxVersion < 0 {
 		return nil, fmt.Errorf("%w: negative version", ErrInvalidCursor)
 	}
+	if !s.sc.accept("stream_id", q.StreamID) {
+		return nil, fmt.Errorf("%w: %q", ErrStreamNotFound, q.StreamID)
+	}
 	w := s.sc.where("")
 	w.eq("stream_id", q.StreamID)
 	order := "ASC"
@@ -106,7 +109,10 @@ func (s *Store) Stream(ctx context.Context, streamID string) (StreamInfo, error)
 	if strings.TrimSpace(streamID) == "" {
 		return si, ErrEmptyStreamID
 	}
-	err := scanStreamInfo(s.db.QueryRow(ctx, s.sc.expand(streamInfoSQL+` WHERE {h.stream_id} = $1 AND {h.version} = 1`), streamID), &si)
+	if !s.sc.accept("stream_id", streamID) {
+		return si, fmt.Errorf("%w: %q", ErrStreamNotFound, streamID)
+	}
+	err := scanStreamInfo(s.db.QueryRow(ctx, s.sc.expand(streamInfoSQL+` WHERE {h.stream_id} = $1{cast:stream_id} AND {h.version} = 1`), streamID), &si)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return si, fmt.Errorf("%w: %q", ErrStreamNotFound, streamID)
 	}
@@ -146,7 +152,7 @@ func (s *Store) ListStreams(ctx context.Context, q StreamListQuery) ([]StreamInf
 	if q.After != "" {
 		w.streamIDCmp(">", q.After)
 	}
-	sql := w.in(streamInfoSQL+` WHERE {where} ORDER BY {h.stream_id} COLLATE "C"`) + ` LIMIT ` + w.arg(pageSize(q.Limit))
+	sql := w.in(streamInfoSQL+` WHERE {where} ORDER BY {h.stream_id}{collate}`) + ` LIMIT ` + w.arg(pageSize(q.Limit))
 	return s.queryStreamInfos(ctx, sql, w.args)
 }
 
@@ -212,10 +218,10 @@ func (s *Store) Event(ctx context.Context, position int64) (Event, error) {
 // EventByID reads one event by its event_id.
 func (s *Store) EventByID(ctx context.Context, eventID string) (Event, error) {
 	var e Event
-	if !IsEventID(eventID) {
-		return e, fmt.Errorf("%w: %q is not a UUID", ErrEventNotFound, eventID)
+	if !s.sc.accept("event_id", eventID) {
+		return e, fmt.Errorf("%w: %q is not an event id", ErrEventNotFound, eventID)
 	}
-	err := scanEvent(s.db.QueryRow(ctx, s.sc.expand(`SELECT {*} FROM {events} WHERE {event_id} = $1::uuid`), eventID), &e)
+	err := scanEvent(s.db.QueryRow(ctx, s.sc.expand(`SELECT {*} FROM {events} WHERE {event_id} = $1{cast:event_id}`), eventID), &e)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, fmt.Errorf("%w: event id %s", ErrEventNotFound, eventID)
 	}
@@ -265,7 +271,10 @@ func (s *Store) StreamUpTo(ctx context.Context, streamID string, position int64)
 // ErrStreamNotFound.
 func (s *Store) StreamLastPosition(ctx context.Context, streamID string) (int64, error) {
 	var last int64
-	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {position} FROM {events} WHERE {stream_id} = $1 ORDER BY {version} DESC LIMIT 1`), streamID).Scan(&last)
+	if !s.sc.accept("stream_id", streamID) {
+		return 0, fmt.Errorf("%w: %q", ErrStreamNotFound, streamID)
+	}
+	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {position} FROM {events} WHERE {stream_id} = $1{cast:stream_id} ORDER BY {version} DESC LIMIT 1`), streamID).Scan(&last)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("%w: %q", ErrStreamNotFound, streamID)
 	}
@@ -278,7 +287,7 @@ func (s *Store) StreamLastPosition(ctx context.Context, streamID string) (int64,
 // StreamLength counts a stream's events.
 func (s *Store) StreamLength(ctx context.Context, streamID string) (int64, error) {
 	var n int64
-	if err := s.db.QueryRow(ctx, s.sc.expand(`SELECT count(*) FROM {events} WHERE {stream_id} = $1`), streamID).Scan(&n); err != nil {
+	if err := s.db.QueryRow(ctx, s.sc.expand(`SELECT count(*) FROM {events} WHERE {stream_id} = $1{cast:stream_id}`), streamID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("eventstore: unable to count stream %q: %w", streamID, err)
 	}
 	return n, nil
@@ -314,7 +323,7 @@ func (s *Store) StreamIDs(ctx context.Context, streamType, after string, n int) 
 	w.eq("stream_type", streamType)
 	w.cond("{version} = 1")
 	w.streamIDCmp(">", after)
-	rows, err := s.db.Query(ctx, w.in(`SELECT {stream_id} FROM {events} WHERE {where} ORDER BY {stream_id} COLLATE "C"`)+` LIMIT `+w.arg(n), w.args...)
+	rows, err := s.db.Query(ctx, w.in(`SELECT {stream_id} FROM {events} WHERE {where} ORDER BY {stream_id}{collate}`)+` LIMIT `+w.arg(n), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: unable to list streams: %w", err)
 	}

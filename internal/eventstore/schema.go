@@ -38,6 +38,21 @@ type schema struct {
 	selectAs    map[string]string // logical column -> select-list cast, when the scan needs one
 	checkpoint  map[string]string // logical checkpoint column -> expression template
 	metaKeys    map[string]string // logical metadata key -> key in the metadata object
+	// casts holds, per logical column, the cast a parameter compared with
+	// it takes ({cast:stream_id}): a parameter in the column's own type
+	// keeps the table's indexes usable, a column cast to text would not.
+	casts map[string]string
+	// collate is what follows a stream id to order it in byte order:
+	// COLLATE "C" for text ids; uuid and integer ids have one order.
+	collate string
+	// textIDs is false when stream ids are not text, so that a prefix
+	// search compares the id's text form.
+	textIDs bool
+	// readOnly marks an application's table: auditd never writes to it.
+	readOnly bool
+	// accepts reports whether a user's stream or event id is a value of
+	// the column's type; nil accepts anything (text columns).
+	accepts map[string]func(string) bool
 
 	expanded sync.Map // template -> statement: templates are a bounded set of constants and their combinations
 }
@@ -67,6 +82,18 @@ var native = &schema{
 		MetaCorrelationID: MetaCorrelationID, MetaCausationID: MetaCausationID,
 		MetaActor: MetaActor, MetaSource: MetaSource,
 	},
+	casts:   map[string]string{"event_id": "::uuid"},
+	collate: ` COLLATE "C"`,
+	textIDs: true,
+	accepts: map[string]func(string) bool{"event_id": IsEventID},
+}
+
+// accept reports whether v can be compared with the logical column name
+// (a uuid column takes only UUIDs): a value that cannot is no row, not a
+// database error.
+func (sc *schema) accept(name, v string) bool {
+	f := sc.accepts[name]
+	return f == nil || f(v)
 }
 
 // col is the SQL expression of a logical event or checkpoint column, qualified
@@ -124,6 +151,8 @@ var tokenPattern = regexp.MustCompile(`\{(?:([a-z]+)\.)?(\*|[a-z_]+)(?::([a-z_]+
 //	{e.stream_id}, {version}  a column, qualified or not
 //	{e.*}, {*}                the event select list scanEvent reads
 //	{e.meta:actor}            a metadata key's text
+//	{cast:stream_id}          the cast of a parameter compared with a column
+//	{collate}                 the byte-order collation of stream ids, if any
 //
 // Everything else, including jsonb operators and $n parameters, is left as is.
 func (sc *schema) expand(tmpl string) string {
@@ -138,6 +167,10 @@ func (sc *schema) expand(tmpl string) string {
 			return sc.events
 		case alias == "" && name == "checkpoints":
 			return sc.checkpoints
+		case alias == "" && name == "collate":
+			return sc.collate
+		case alias == "" && name == "cast" && key != "":
+			return sc.casts[key]
 		case name == "*":
 			return sc.selectList(alias)
 		case name == "meta" && key != "":
@@ -195,7 +228,7 @@ func (p *predicates) aliasDot() string {
 
 // cmp adds "column op value".
 func (p *predicates) cmp(col, op string, v any) {
-	p.conds = append(p.conds, p.sc.col(p.alias, col)+" "+op+" "+p.arg(v))
+	p.conds = append(p.conds, p.sc.col(p.alias, col)+" "+op+" "+p.arg(v)+p.sc.casts[col])
 }
 
 // sameAs adds "column = other.column": a correlated sub-select's join.
@@ -209,11 +242,16 @@ func (p *predicates) eq(col string, v any) { p.cmp(col, "=", v) }
 // streamIDCmp compares stream ids in byte order (COLLATE "C"), the order of
 // the stream listings' indexes.
 func (p *predicates) streamIDCmp(op, v string) {
-	p.conds = append(p.conds, p.sc.col(p.alias, "stream_id")+` COLLATE "C" `+op+" "+p.arg(v))
+	p.conds = append(p.conds, p.sc.col(p.alias, "stream_id")+p.sc.collate+" "+op+" "+p.arg(v)+p.sc.casts["stream_id"])
 }
 
 // streamIDPrefix keeps stream ids starting with prefix, taken literally.
+// Ids that are not text (uuid) are matched on their text form.
 func (p *predicates) streamIDPrefix(prefix string) {
+	if !p.sc.textIDs {
+		p.conds = append(p.conds, p.sc.col(p.alias, "stream_id")+"::text LIKE "+p.arg(likePrefix(prefix)))
+		return
+	}
 	p.streamIDCmp("LIKE", likePrefix(prefix))
 }
 

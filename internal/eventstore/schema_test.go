@@ -24,6 +24,8 @@ func TestSchemaExpandsNamesFromOnePlace(t *testing.T) {
 		selectAs:   map[string]string{"event_id": "::text"},
 		checkpoint: map[string]string{"cp_name": "%sname", "cp_position": "%slast_position"},
 		metaKeys:   map[string]string{MetaCorrelationID: "correlationId", MetaActor: "user's id"},
+		collate:    ` COLLATE "C"`,
+		textIDs:    true,
 	}
 	cases := []struct {
 		sc         *schema

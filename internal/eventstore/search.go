@@ -147,11 +147,11 @@ func (s *Store) searchByEvents(ctx context.Context, q StreamSearch, limit int) (
 	w.searchFilters(q)
 	order := w.streamFilters(q)
 	sql := w.in(`WITH m AS (
-		SELECT DISTINCT {e.stream_id} COLLATE "C" AS stream_id FROM {events} e
+		SELECT DISTINCT {e.stream_id}{collate} AS stream_id FROM {events} e
 		WHERE {where}
 		ORDER BY 1 `+order) + ` LIMIT ` + w.arg(limit+1) + `
 	)` + s.sc.expand(streamInfoSQL+` JOIN m ON m.stream_id = {h.stream_id} WHERE {h.version} = 1
-		ORDER BY {h.stream_id} COLLATE "C" `+order)
+		ORDER BY {h.stream_id}{collate} `+order)
 	streams, err := s.queryStreamInfos(ctx, sql, w.args)
 	if err != nil {
 		return StreamPage{}, err
@@ -172,8 +172,8 @@ func (s *Store) searchByHeads(ctx context.Context, q StreamSearch, limit int) (S
 	if filtered {
 		budget = headBudget
 	}
-	candidates := w.in(`SELECT {c.stream_id} COLLATE "C" AS stream_id FROM {events} c WHERE {where}
-		ORDER BY {c.stream_id} COLLATE "C" `+order) + ` LIMIT ` + w.arg(budget)
+	candidates := w.in(`SELECT {c.stream_id}{collate} AS stream_id FROM {events} c WHERE {where}
+		ORDER BY {c.stream_id}{collate} `+order) + ` LIMIT ` + w.arg(budget)
 	candArgs := slices.Clone(w.args)
 
 	match := ""
@@ -186,7 +186,7 @@ func (s *Store) searchByHeads(ctx context.Context, q StreamSearch, limit int) (S
 	}
 	sql := `WITH cand AS (` + candidates + `)` + s.sc.expand(streamInfoSQL+
 		` JOIN cand ON cand.stream_id = {h.stream_id} WHERE {h.version} = 1`) + match +
-		s.sc.expand(` ORDER BY {h.stream_id} COLLATE "C" `+order) + ` LIMIT ` + w.arg(limit+1)
+		s.sc.expand(` ORDER BY {h.stream_id}{collate} `+order) + ` LIMIT ` + w.arg(limit+1)
 	streams, err := s.queryStreamInfos(ctx, sql, w.args)
 	if err != nil {
 		return StreamPage{}, err
@@ -279,6 +279,9 @@ func (s *Store) queryStreamInfos(ctx context.Context, sql string, args []any) ([
 // scan follows the (stream_id, version) index, so walking a whole window
 // page by page reads the stream once, whatever its size: exports use it.
 func (s *Store) StreamWindow(ctx context.Context, streamID string, after int, from, to time.Time, limit int) ([]Event, error) {
+	if !s.sc.accept("stream_id", streamID) {
+		return nil, fmt.Errorf("%w: %q", ErrStreamNotFound, streamID)
+	}
 	w := s.sc.where("")
 	w.eq("stream_id", streamID)
 	w.cmp("version", ">", after)

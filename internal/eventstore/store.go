@@ -120,6 +120,9 @@ var ErrStreamTypeMismatch = errors.New("eventstore: stream type does not match t
 // transactions inserting the same next version, the second blocks on the
 // index until the first commits and then fails with a unique violation.
 func (s *Store) Append(ctx context.Context, streamID, streamType string, expectedVersion int, events ...NewEvent) ([]Event, error) {
+	if s.sc.readOnly {
+		return nil, ErrReadOnly
+	}
 	if err := validateNew(streamID, streamType, events); err != nil {
 		return nil, err
 	}
@@ -230,6 +233,9 @@ func (s *Store) streamHead(ctx context.Context, q DB, streamID string) (int, str
 // database still enforces UNIQUE (stream_id, version). Positions follow the
 // order of events.
 func (s *Store) Import(ctx context.Context, events []Event) (int64, error) {
+	if s.sc.readOnly {
+		return 0, ErrReadOnly
+	}
 	if len(events) == 0 {
 		return 0, nil
 	}

@@ -24,9 +24,12 @@ func (s *Store) VersionAt(ctx context.Context, streamID string, t time.Time) (in
 		return 0, ErrEmptyStreamID
 	}
 	var v int
+	if !s.sc.accept("stream_id", streamID) {
+		return 0, nil
+	}
 	err := s.db.QueryRow(ctx, s.sc.expand(`
 		SELECT {version} FROM {events}
-		WHERE {stream_id} = $1 AND {recorded_at} <= $2
+		WHERE {stream_id} = $1{cast:stream_id} AND {recorded_at} <= $2
 		ORDER BY {recorded_at} DESC, {version} DESC
 		LIMIT 1`), streamID, t).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -93,6 +93,24 @@ CREATE TABLE IF NOT EXISTS auditd.schema_migrations (
 // records it in auditd.schema_migrations. Running it again applies nothing.
 // It refuses to touch a database whose schema is newer than this binary.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
+	return migrate(ctx, pool, func(Migration) bool { return true })
+}
+
+// MigrateOwn applies only the migrations that create nothing outside the
+// auditd schema: the ones a database whose event table belongs to an
+// application (a mapped source) may get. The event store's set and the
+// counting trigger on public.events are left pending.
+func MigrateOwn(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
+	return migrate(ctx, pool, OwnSchemaOnly)
+}
+
+// OwnSchemaOnly reports whether m touches only auditd's own schema.
+func OwnSchemaOnly(m Migration) bool {
+	// auditd/001 attaches the overview's counting trigger to public.events.
+	return m.Set == "auditd" && m.Version != 1
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool, keep func(Migration) bool) (applied int, err error) {
 	all, err := All()
 	if err != nil {
 		return 0, err
@@ -124,7 +142,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
 		return 0, err
 	}
 	for _, m := range all {
-		if done[m.Set][m.Version] {
+		if done[m.Set][m.Version] || !keep(m) {
 			continue
 		}
 		if err := apply(ctx, conn.Conn(), m); err != nil {

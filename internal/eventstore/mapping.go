@@ -1,0 +1,537 @@
+package eventstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Mapping describes an application's own event table (the configuration
+// file's "source" section) and, optionally, its checkpoints table
+// ("checkpoints"). A nil *Mapping, or one without a Source, is auditd's
+// own schema.
+type Mapping struct {
+	Source      *Source
+	Checkpoints *CheckpointsMapping
+}
+
+// Source is the "source" section: which table holds the events and which of
+// its columns hold what.
+type Source struct {
+	Table string // schema-qualified or not: "public.events"
+	// Columns maps a logical column (MappedColumns) to a column of Table;
+	// a logical column absent from the map is null (the table has none).
+	Columns map[string]string
+	// StreamType is a constant stream type, used when Columns has no
+	// "stream_type"; SplitStreamType, when set, takes it from the stream
+	// id's part before the first SplitStreamType instead.
+	StreamType      string
+	SplitStreamType string
+	TimeZone        string            // how timestamps without time zone are read; default UTC
+	MetadataKeys    map[string]string // logical metadata key -> key in the metadata object
+	Where           map[string]any    // column -> value the rows auditd reads have
+	ExcludeStreams  ExcludeStreams
+}
+
+// ExcludeStreams drops housekeeping streams by id.
+type ExcludeStreams struct {
+	Prefix   []string `json:"prefix"`
+	Suffix   []string `json:"suffix"`
+	Contains []string `json:"contains"`
+}
+
+// CheckpointsMapping is the "checkpoints" section: the application's table
+// of projection positions.
+type CheckpointsMapping struct {
+	Table   string
+	Columns map[string]string // name, position, updated_at, last_error
+}
+
+// MappedColumns are the logical columns a source may name, in the order of
+// the documentation.
+var MappedColumns = []string{
+	"position", "event_id", "stream_id", "stream_type", "version", "event_type",
+	"schema_version", "payload", "metadata", "recorded_at",
+	"correlation_id", "causation_id", "actor",
+}
+
+// requiredColumns cannot be null in this version of the mapping.
+var requiredColumns = []string{"position", "stream_id", "version", "event_type", "payload", "recorded_at"}
+
+var checkpointColumns = []string{"name", "position", "updated_at", "last_error"}
+
+var metadataKeyNames = []string{MetaCorrelationID, MetaCausationID, MetaActor, MetaSource}
+
+// MappingError is a configuration error naming the key at fault
+// ("source.columns.stream_id").
+type MappingError struct {
+	Key     string
+	Message string
+}
+
+func (e *MappingError) Error() string { return e.Key + ": " + e.Message }
+
+func mappingErr(key, format string, args ...any) error {
+	return &MappingError{Key: key, Message: fmt.Sprintf(format, args...)}
+}
+
+// ParseMapping reads the "source" and "checkpoints" sections of the
+// configuration file (its other sections belong to other features). It
+// returns nil, nil when the file has no source: auditd's own schema.
+func ParseMapping(data []byte) (*Mapping, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, fmt.Errorf("the configuration must be a JSON object: %w", err)
+	}
+	rawSource, hasSource := top["source"]
+	rawCP, hasCP := top["checkpoints"]
+	if !hasSource {
+		if hasCP {
+			return nil, mappingErr("checkpoints", "needs a source section: auditd's own schema has its own checkpoints table")
+		}
+		return nil, nil
+	}
+	m := &Mapping{}
+	var err error
+	if m.Source, err = parseSource(rawSource); err != nil {
+		return nil, err
+	}
+	if hasCP {
+		if m.Checkpoints, err = parseCheckpoints(rawCP); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// object decodes raw as a JSON object whose keys are among allowed.
+func object(key string, raw json.RawMessage, allowed []string) (map[string]json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return nil, mappingErr(key, "must be a JSON object")
+	}
+	for k := range obj {
+		if !slices.Contains(allowed, k) {
+			return nil, mappingErr(key+"."+k, "unknown key (want one of %s)", strings.Join(allowed, ", "))
+		}
+	}
+	return obj, nil
+}
+
+// text decodes a JSON string that must not be empty.
+func text(key string, raw json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || strings.TrimSpace(s) == "" {
+		return "", mappingErr(key, "must be a non-empty string")
+	}
+	return s, nil
+}
+
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+// columnMap decodes {"logical": "column" | null}.
+func columnMap(key string, raw json.RawMessage, allowed []string) (map[string]string, error) {
+	obj, err := object(key, raw, allowed)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, v := range obj {
+		if isNull(v) {
+			continue
+		}
+		col, err := text(key+"."+k, v)
+		if err != nil {
+			return nil, mappingErr(key+"."+k, "must be a column name or null")
+		}
+		out[k] = col
+	}
+	return out, nil
+}
+
+func parseSource(raw json.RawMessage) (*Source, error) {
+	obj, err := object("source", raw, []string{"table", "columns", "stream_type", "time_zone", "metadata_keys", "where", "exclude_streams"})
+	if err != nil {
+		return nil, err
+	}
+	src := &Source{TimeZone: "UTC", MetadataKeys: map[string]string{}}
+	if src.Table, src.Columns, err = tableAndColumns("source", obj, MappedColumns, requiredColumns); err != nil {
+		return nil, err
+	}
+	if raw, ok := obj["stream_type"]; ok && !isNull(raw) {
+		var split struct {
+			Split *string `json:"split"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		switch {
+		case json.Unmarshal(raw, &src.StreamType) == nil:
+			if strings.TrimSpace(src.StreamType) == "" {
+				return nil, mappingErr("source.stream_type", "must not be empty")
+			}
+		case dec.Decode(&split) == nil && split.Split != nil && *split.Split != "":
+			src.SplitStreamType = *split.Split
+		default:
+			return nil, mappingErr("source.stream_type", `must be a constant string or {"split": "-"}`)
+		}
+		if src.Columns["stream_type"] != "" {
+			return nil, mappingErr("source.stream_type", "is given twice: columns.stream_type names a column already")
+		}
+	} else if src.Columns["stream_type"] == "" {
+		return nil, mappingErr("source.stream_type", `is required when columns.stream_type is null: a constant string or {"split": "-"}`)
+	}
+	if raw, ok := obj["time_zone"]; ok {
+		if src.TimeZone, err = text("source.time_zone", raw); err != nil {
+			return nil, err
+		}
+	}
+	if raw, ok := obj["metadata_keys"]; ok {
+		keys, err := object("source.metadata_keys", raw, metadataKeyNames)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range keys {
+			if src.MetadataKeys[k], err = text("source.metadata_keys."+k, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if raw, ok := obj["where"]; ok {
+		if err := json.Unmarshal(raw, &src.Where); err != nil || src.Where == nil {
+			return nil, mappingErr("source.where", `must be an object of column: value equalities, e.g. {"is_archived": false}`)
+		}
+		for k, v := range src.Where {
+			switch v.(type) {
+			case string, float64, bool:
+			default:
+				return nil, mappingErr("source.where."+k, "must be a string, number or boolean")
+			}
+		}
+	}
+	if raw, ok := obj["exclude_streams"]; ok {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&src.ExcludeStreams); err != nil {
+			return nil, mappingErr("source.exclude_streams", `must be {"prefix": [...], "suffix": [...], "contains": [...]} (%v)`, err)
+		}
+	}
+	return src, nil
+}
+
+func parseCheckpoints(raw json.RawMessage) (*CheckpointsMapping, error) {
+	obj, err := object("checkpoints", raw, []string{"table", "columns"})
+	if err != nil {
+		return nil, err
+	}
+	cp := &CheckpointsMapping{}
+	if cp.Table, cp.Columns, err = tableAndColumns("checkpoints", obj, checkpointColumns, []string{"name", "position"}); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// tableAndColumns reads a section's "table" and "columns" keys; required
+// logical columns must name a column.
+func tableAndColumns(section string, obj map[string]json.RawMessage, allowed, required []string) (string, map[string]string, error) {
+	table, err := text(section+".table", obj["table"])
+	if err != nil {
+		return "", nil, err
+	}
+	if _, ok := obj["columns"]; !ok {
+		return "", nil, mappingErr(section+".columns", "is required")
+	}
+	cols, err := columnMap(section+".columns", obj["columns"], allowed)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, c := range required {
+		if cols[c] == "" {
+			return "", nil, mappingErr(section+".columns."+c, "must name a column: a table without one is not supported yet")
+		}
+	}
+	return table, cols, nil
+}
+
+// Catalog is what Validate learned of the mapped tables: each mapped
+// column's type, as format_type prints it.
+type Catalog struct {
+	Table       string            // the source table, schema-qualified and quoted
+	Types       map[string]string // logical column -> column type
+	Checkpoints string            // the checkpoints table, quoted ("" when none)
+}
+
+// Validate checks the mapping against the database's catalog: a missing
+// table or column is an error naming the key, what the table has and the
+// nearest match. It reads the catalog only.
+func (m *Mapping) Validate(ctx context.Context, db DB) (*Catalog, error) {
+	cat := &Catalog{Types: map[string]string{}}
+	src := m.Source
+	table, cols, err := tableColumns(ctx, db, "source.table", src.Table)
+	if err != nil {
+		return nil, err
+	}
+	cat.Table = table
+	for _, logical := range MappedColumns {
+		name := src.Columns[logical]
+		if name == "" {
+			continue
+		}
+		typ, err := columnType("source.columns."+logical, table, name, cols)
+		if err != nil {
+			return nil, err
+		}
+		cat.Types[logical] = typ
+	}
+	for k := range src.Where {
+		if _, err := columnType("source.where."+k, table, k, cols); err != nil {
+			return nil, err
+		}
+	}
+	var known bool
+	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)`, src.TimeZone).Scan(&known); err != nil {
+		return nil, fmt.Errorf("eventstore: unable to read time zones: %w", err)
+	}
+	if !known {
+		return nil, mappingErr("source.time_zone", "%q is not a time zone PostgreSQL knows (e.g. UTC, Europe/Paris)", src.TimeZone)
+	}
+	if cp := m.Checkpoints; cp != nil {
+		table, cols, err := tableColumns(ctx, db, "checkpoints.table", cp.Table)
+		if err != nil {
+			return nil, err
+		}
+		cat.Checkpoints = table
+		for _, logical := range checkpointColumns {
+			if name := cp.Columns[logical]; name != "" {
+				if _, err := columnType("checkpoints.columns."+logical, table, name, cols); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return cat, nil
+}
+
+// tableColumns resolves a table name the way the search path does and reads
+// its columns' types.
+// tableCols are a table's columns in table order, and their types.
+type tableCols struct {
+	names []string
+	types map[string]string
+}
+
+func tableColumns(ctx context.Context, db DB, key, name string) (string, tableCols, error) {
+	var qualified *string
+	if err := db.QueryRow(ctx, `
+		SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = to_regclass($1)`, name).Scan(&qualified); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		// to_regclass rejects a malformed name with an error.
+		return "", tableCols{}, mappingErr(key, "%q is not a valid table name", name)
+	}
+	if qualified == nil {
+		rows, err := db.Query(ctx, `
+			SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'auditd')
+			ORDER BY 1`)
+		if err != nil {
+			return "", tableCols{}, fmt.Errorf("eventstore: unable to list tables: %w", err)
+		}
+		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return "", tableCols{}, fmt.Errorf("eventstore: unable to list tables: %w", err)
+		}
+		return "", tableCols{}, mappingErr(key, "table %q not found; the database has %s%s", name, listOrNone(tables), nearestHint(name, tables))
+	}
+	rows, err := db.Query(ctx, `
+		SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, name)
+	if err != nil {
+		return "", tableCols{}, fmt.Errorf("eventstore: unable to read the columns of %s: %w", name, err)
+	}
+	cols := tableCols{types: map[string]string{}}
+	var colName, colType string
+	_, err = pgx.ForEachRow(rows, []any{&colName, &colType}, func() error {
+		cols.types[colName] = colType
+		cols.names = append(cols.names, colName)
+		return nil
+	})
+	if err != nil {
+		return "", tableCols{}, fmt.Errorf("eventstore: unable to read the columns of %s: %w", name, err)
+	}
+	return *qualified, cols, nil
+}
+
+func columnType(key, table, name string, cols tableCols) (string, error) {
+	if t, ok := cols.types[name]; ok {
+		return t, nil
+	}
+	return "", mappingErr(key, "column %q not found in %s; it has %s%s", name, table, listOrNone(cols.names), nearestHint(name, cols.names))
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// nearestHint names the candidate closest to name, when one is close enough
+// to be a likely typo.
+func nearestHint(name string, candidates []string) string {
+	best, bestD := "", -1
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		if _, short, ok := strings.Cut(c, "."); ok && !strings.Contains(name, ".") {
+			d = min(d, editDistance(strings.ToLower(name), strings.ToLower(short)))
+		}
+		if bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if bestD < 0 || bestD > max(2, len(name)/2) {
+		return ""
+	}
+	return fmt.Sprintf(" (nearest: %q)", best)
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// NewMapped returns a read-only Store on an application's event table,
+// described by m and checked against the catalog (Validate).
+func NewMapped(pool *pgxpool.Pool, m *Mapping, cat *Catalog) (*Store, error) {
+	sc, err := mappedSchema(m, cat)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: pool, pool: pool, sc: sc}, nil
+}
+
+// ErrReadOnly is returned by the writes of a Store on an application's
+// table: auditd never writes there.
+var ErrReadOnly = errors.New("eventstore: the mapped event table is read-only to auditd")
+
+// columnCast is the cast a parameter compared with a column of type typ
+// takes, and the check that a user's text is a value of it.
+func columnCast(typ string) (string, func(string) bool) {
+	switch typ {
+	case "uuid":
+		return "::uuid", IsEventID
+	case "bigint", "integer", "smallint":
+		return "::" + typ, func(s string) bool { _, err := strconv.ParseInt(s, 10, 64); return err == nil }
+	}
+	return "::text", nil
+}
+
+func mappedSchema(m *Mapping, cat *Catalog) (*schema, error) {
+	src := m.Source
+	sc := &schema{
+		events:   cat.Table,
+		columns:  map[string]string{},
+		selectAs: map[string]string{},
+		casts:    map[string]string{},
+		accepts:  map[string]func(string) bool{},
+		metaKeys: map[string]string{},
+		readOnly: true,
+	}
+	for logical, name := range src.Columns {
+		if slices.Contains(eventColumnNames, logical) {
+			sc.columns[logical] = "%s" + pgx.Identifier{name}.Sanitize()
+		}
+	}
+	if src.Columns["event_id"] == "" {
+		sc.columns["event_id"] = sc.columns["position"]
+		cat.Types["event_id"] = cat.Types["position"]
+	}
+	for _, logical := range []string{"event_id", "stream_id"} {
+		sc.casts[logical], sc.accepts[logical] = columnCast(cat.Types[logical])
+		if cat.Types[logical] != "text" {
+			// Events and stream infos carry ids as text.
+			sc.selectAs[logical] = "::text"
+		}
+	}
+	sc.textIDs = cat.Types["stream_id"] == "text" || strings.HasPrefix(cat.Types["stream_id"], "character")
+	if sc.textIDs {
+		sc.collate = ` COLLATE "C"`
+	}
+	switch {
+	case src.Columns["stream_type"] != "":
+	case src.SplitStreamType != "":
+		sc.columns["stream_type"] = "split_part(%s" + pgx.Identifier{src.Columns["stream_id"]}.Sanitize() + "::text, " + quoteLiteral(src.SplitStreamType) + ", 1)"
+	default:
+		sc.columns["stream_type"] = quoteLiteral(src.StreamType) + "::text"
+	}
+	if src.Columns["schema_version"] == "" {
+		sc.columns["schema_version"] = "1"
+	}
+	if src.Columns["metadata"] == "" {
+		sc.columns["metadata"] = "'{}'::jsonb"
+	}
+	for _, k := range metadataKeyNames {
+		sc.metaKeys[k] = k
+		if v := src.MetadataKeys[k]; v != "" {
+			sc.metaKeys[k] = v
+		}
+	}
+	for _, c := range []string{"version", "schema_version"} {
+		if t := cat.Types[c]; t != "" && t != "integer" && t != "bigint" && t != "smallint" {
+			return nil, mappingErr("source.columns."+c, "column %q is %s: want an integer type", src.Columns[c], t)
+		}
+	}
+	if t := cat.Types["position"]; t != "bigint" && t != "integer" {
+		return nil, mappingErr("source.columns.position", "column %q is %s: want bigint or integer", src.Columns["position"], t)
+	}
+	if t := cat.Types["recorded_at"]; t != "timestamp with time zone" {
+		return nil, mappingErr("source.columns.recorded_at", "column %q is %s: only timestamp with time zone is supported yet", src.Columns["recorded_at"], t)
+	}
+	if t := cat.Types["payload"]; t != "jsonb" {
+		return nil, mappingErr("source.columns.payload", "column %q is %s: only jsonb is supported yet", src.Columns["payload"], t)
+	}
+	for _, c := range []string{"correlation_id", "causation_id", "actor"} {
+		if src.Columns[c] != "" {
+			return nil, mappingErr("source.columns."+c, "a column for it is not supported yet: name its key in metadata_keys, or null")
+		}
+	}
+	if cp := m.Checkpoints; cp != nil {
+		sc.checkpoints = cat.Checkpoints
+		sc.checkpoint = map[string]string{}
+		for logical, native := range map[string]string{"name": "cp_name", "position": "cp_position", "updated_at": "cp_updated_at", "last_error": "cp_last_error"} {
+			if name := cp.Columns[logical]; name != "" {
+				sc.checkpoint[native] = "%s" + pgx.Identifier{name}.Sanitize()
+			} else {
+				sc.checkpoint[native] = "NULL"
+			}
+		}
+		sc.checkpoint["cp_error_count"] = "0"
+	}
+	if len(src.Where) > 0 || len(src.ExcludeStreams.Prefix)+len(src.ExcludeStreams.Suffix)+len(src.ExcludeStreams.Contains) > 0 {
+		return nil, mappingErr("source.where", "row filters (where, exclude_streams) are parsed but not applied yet: remove them for now")
+	}
+	return sc, nil
+}
