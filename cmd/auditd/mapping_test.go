@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,15 @@ func TestServeOnMappedTableCreatesNothingInTheirSchema(t *testing.T) {
 	getJSON(t, url+"streams/7d1f0c3e-9a4b-4c41-8a57-2f6f1d0e5b10", &timeline)
 	if timeline.Stream.StreamType != "Wallet" || timeline.Stream.Version != 2 || len(timeline.Events) != 2 {
 		t.Errorf("timeline = %+v", timeline)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	overview, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(overview), "MoneyDeposited") {
+		t.Errorf("overview: %d %.300s", resp.StatusCode, overview)
 	}
 	if after := appObjects(t, db); after != before {
 		t.Errorf("schema app changed:\nbefore:\n%s\nafter:\n%s", before, after)

@@ -18,13 +18,22 @@ type TypeCount struct {
 
 // Counts returns per-type counts from auditd's counter tables: the folded
 // totals plus the deltas not yet folded. It never scans the events table.
+//
+// A mapped table has no counting trigger: its counts are one aggregate over
+// the table (a sequential scan; counts kept another way are a later step).
 func (s *Store) Counts(ctx context.Context) ([]TypeCount, error) {
-	rows, err := s.db.Query(ctx, `
+	sql := `
 		SELECT stream_type, event_type, sum(events)::bigint, sum(streams)::bigint FROM (
 			SELECT stream_type, event_type, events, streams FROM auditd.event_counts
 			UNION ALL
 			SELECT stream_type, event_type, events, streams FROM auditd.event_count_deltas
-		) c GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`)
+		) c GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`
+	if s.sc.readOnly {
+		sql = s.sc.expand(`
+			SELECT {stream_type}, {event_type}::text, count(*), count(*) FILTER (WHERE {version} = 1)
+			FROM {events} GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`)
+	}
+	rows, err := s.db.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: unable to read counts: %w", err)
 	}

@@ -111,11 +111,17 @@ func (sc *schema) col(alias, name string) string {
 	return strings.ReplaceAll(t, "%s", alias)
 }
 
-// selectList is the event select list that scanEvent reads, qualified by alias.
+// selectList is the event select list that scanEvent reads, qualified by
+// alias. An entry whose expression is not the bare logical name is named
+// after it: a mapped table may serve two logical columns from one column
+// (position and event_id both "id"), which would make ORDER BY id ambiguous.
 func (sc *schema) selectList(alias string) string {
 	parts := make([]string, len(eventColumnNames))
 	for i, n := range eventColumnNames {
 		parts[i] = sc.col(alias, n) + sc.selectAs[n]
+		if sc.columns[n] != "%s"+n {
+			parts[i] += " AS " + n
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -34,7 +34,7 @@ func TestSchemaExpandsNamesFromOnePlace(t *testing.T) {
 		{native, `SELECT {*} FROM {events} WHERE {stream_id} = $1`,
 			`SELECT position, event_id::text, stream_id, stream_type, version, event_type, schema_version, payload, metadata, recorded_at FROM events WHERE stream_id = $1`},
 		{foreign, `SELECT {e.*} FROM {events} e`,
-			`SELECT e.id, e.uuid::text, e.aggregate_id, 'Wallet'::text, e.version, e.event_type, 1, e.data, e.meta, e.created_at FROM app."domain_events" e`},
+			`SELECT e.id AS position, e.uuid::text AS event_id, e.aggregate_id AS stream_id, 'Wallet'::text AS stream_type, e.version, e.event_type, 1 AS schema_version, e.data AS payload, e.meta AS metadata, e.created_at AS recorded_at FROM app."domain_events" e`},
 		{foreign, `SELECT {cp_position} FROM {checkpoints} WHERE {cp_name} = $1`, `SELECT last_position FROM app.positions WHERE name = $1`},
 		{foreign, `{e.meta:correlation_id}`, `e.meta->>'correlationId'`},
 		// jsonb literals and operators are not names.

@@ -1,0 +1,160 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/pgtest"
+	"github.com/auditd/auditd/internal/timetravel"
+)
+
+// Two wallets in a seed-000 table: uuid stream ids, no stream type (the
+// mapping's constant), no metadata.
+const (
+	mappedWallet = "7d1f0c3e-9a4b-4c41-8a57-2f6f1d0e5b10"
+	mappedOther  = "0a4e2c9b-1f3d-4e5a-9b6c-7d8e9f0a1b2c"
+)
+
+// mappedSetup is a bundle whose store reads a seed-000 table in schema app
+// through the source mapping, with time travel on it.
+func mappedSetup(t *testing.T) *bundle {
+	t.Helper()
+	return setup(t, func(d *Deps) {
+		ctx := t.Context()
+		if _, err := d.Pool.Exec(ctx, pgtest.Seed000SQL+`
+			INSERT INTO app.events (aggregate_id, event_type, payload, version, created_at) VALUES
+			('`+mappedWallet+`', 'WalletOpened',   '{"owner":"Zoë","balance":0}', 1, '2026-03-01 10:00:00+00'),
+			('`+mappedOther+`',  'WalletOpened',   '{"owner":"Ann","balance":0}', 1, '2026-03-01 10:01:00+00'),
+			('`+mappedWallet+`', 'MoneyDeposited', '{"balance":20}',              2, '2026-03-01 10:05:00+00'),
+			('`+mappedWallet+`', 'MoneyWithdrawn', '{"balance":5}',               3, '2026-03-01 10:09:00+00');`); err != nil {
+			t.Fatal(err)
+		}
+		m, err := eventstore.ParseMapping([]byte(pgtest.Seed000Mapping))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat, err := m.Validate(ctx, d.Pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Store, err = eventstore.NewMapped(d.Pool, m, cat); err != nil {
+			t.Fatal(err)
+		}
+		d.TimeTravel = timetravel.NewService(d.Store, timetravel.DefaultConfig(), nil, timetravel.ServiceOptions{SnapshotEvery: 2})
+	})
+}
+
+func TestMappedSourceTimeline(t *testing.T) {
+	t.Parallel()
+	b := mappedSetup(t)
+	var got struct {
+		Stream eventstore.StreamInfo `json:"stream"`
+		Events []struct {
+			Version   int    `json:"version"`
+			EventType string `json:"event_type"`
+		} `json:"events"`
+	}
+	b.getJSONInto("/streams/"+mappedWallet, &got)
+	if got.Stream.StreamID != mappedWallet || got.Stream.StreamType != "Wallet" || got.Stream.Version != 3 || got.Stream.LastType != "MoneyWithdrawn" {
+		t.Errorf("stream = %+v", got.Stream)
+	}
+	var types []string
+	for _, e := range got.Events {
+		types = append(types, e.EventType)
+	}
+	if strings.Join(types, ",") != "WalletOpened,MoneyDeposited,MoneyWithdrawn" {
+		t.Errorf("timeline = %v", types)
+	}
+	doc := b.page("/streams/"+mappedWallet, http.StatusOK)
+	if !strings.Contains(doc.Text(), "MoneyDeposited") {
+		t.Error("the timeline page does not show the events")
+	}
+	// An id that is no uuid is a stream that does not exist, not an error
+	// of the uuid column.
+	if rec := b.get("/streams/not-a-uuid", "application/json"); rec.Code != http.StatusNotFound {
+		t.Errorf("GET /streams/not-a-uuid: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestMappedSourceStateAndBlame(t *testing.T) {
+	t.Parallel()
+	b := mappedSetup(t)
+	var got stateResponse
+	b.getJSONInto("/streams/"+mappedWallet+"/state?version=2", &got)
+	if got.Version != 2 || got.StreamType != "Wallet" || got.State["owner"] != "Zoë" || got.State["balance"] != float64(20) {
+		t.Errorf("state at v2 = v%d %v", got.Version, got.State)
+	}
+	if bl := got.Blame["/balance"]; bl.Version != 2 || bl.EventType != "MoneyDeposited" {
+		t.Errorf("blame of /balance = %+v", bl)
+	}
+	if o := got.Blame["/owner"]; o.Version != 1 || o.EventType != "WalletOpened" {
+		t.Errorf("blame of /owner = %+v", o)
+	}
+	// State at a time: before the withdrawal.
+	b.getJSONInto("/streams/"+mappedWallet+"/state?at="+url.QueryEscape("2026-03-01T10:06:00Z"), &got)
+	if got.Version != 2 || got.State["balance"] != float64(20) {
+		t.Errorf("state at 10:06 = v%d %v", got.Version, got.State)
+	}
+}
+
+func TestMappedSourceDiff(t *testing.T) {
+	t.Parallel()
+	b := mappedSetup(t)
+	var got struct {
+		FromVersion int `json:"from_version"`
+		ToVersion   int `json:"to_version"`
+		Changes     []struct {
+			Path      string `json:"path"`
+			Old       any    `json:"old"`
+			New       any    `json:"new"`
+			Version   int    `json:"version"`
+			EventType string `json:"event_type"`
+		} `json:"changes"`
+	}
+	b.getJSONInto("/streams/"+mappedWallet+"/diff?from=v:1&to=v:3", &got)
+	if got.FromVersion != 1 || got.ToVersion != 3 || len(got.Changes) != 1 {
+		t.Fatalf("diff = %+v", got)
+	}
+	c := got.Changes[0]
+	if c.Path != "/balance" || c.Old != float64(0) || c.New != float64(5) || c.Version != 3 || c.EventType != "MoneyWithdrawn" {
+		t.Errorf("change = %+v", c)
+	}
+}
+
+func TestMappedSourceGlobalLog(t *testing.T) {
+	t.Parallel()
+	b := mappedSetup(t)
+	var log struct {
+		Events []eventstore.Event `json:"events"`
+	}
+	b.getJSONInto("/events", &log)
+	if len(log.Events) != 4 || log.Events[0].Position != 4 || log.Events[3].Position != 1 {
+		t.Fatalf("log = %+v", log.Events)
+	}
+	first := log.Events[3]
+	if first.StreamID != mappedWallet || first.EventID != "1" || first.StreamType != "Wallet" || string(first.Metadata) != "{}" {
+		t.Errorf("first event = %+v", first)
+	}
+	b.getJSONInto("/events?stream_id="+mappedOther, &log)
+	if len(log.Events) != 1 || log.Events[0].StreamID != mappedOther {
+		t.Errorf("log of %s = %+v", mappedOther, log.Events)
+	}
+	b.getJSONInto("/events?event_type=MoneyDeposited", &log)
+	if len(log.Events) != 1 || log.Events[0].Version != 2 {
+		t.Errorf("deposits = %+v", log.Events)
+	}
+	doc := b.page("/events/3", http.StatusOK)
+	if !strings.Contains(doc.Text(), "MoneyDeposited") {
+		t.Error("the event page does not show the event")
+	}
+	var streams struct {
+		Streams []eventstore.StreamInfo `json:"streams"`
+	}
+	b.getJSONInto("/streams?q=7d1f", &streams)
+	if len(streams.Streams) != 1 || streams.Streams[0].StreamID != mappedWallet {
+		t.Errorf("streams with prefix 7d1f = %+v", streams.Streams)
+	}
+}
