@@ -530,8 +530,13 @@ func mappedSchema(m *Mapping, cat *Catalog) (*schema, error) {
 		}
 		sc.checkpoint["cp_error_count"] = "0"
 	}
-	if len(src.Where) > 0 || len(src.ExcludeStreams.Prefix)+len(src.ExcludeStreams.Suffix)+len(src.ExcludeStreams.Contains) > 0 {
-		return nil, mappingErr("source.where", "row filters (where, exclude_streams) are parsed but not applied yet: remove them for now")
+	// Refused rather than ignored: reading rows the user meant to drop
+	// would show them as the stream's history.
+	if len(src.Where) > 0 {
+		return nil, mappingErr("source.where", "row filters are not applied yet: remove them for now")
+	}
+	if len(src.ExcludeStreams.Prefix)+len(src.ExcludeStreams.Suffix)+len(src.ExcludeStreams.Contains) > 0 {
+		return nil, mappingErr("source.exclude_streams", "stream exclusions are not applied yet: remove them for now")
 	}
 	return sc, nil
 }
