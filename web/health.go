@@ -32,7 +32,11 @@ func (s *Server) readyz(c echo.Context) error {
 		r.Status, r.Database, r.Error = "unavailable", "unreachable", "database unreachable"
 		return c.JSON(http.StatusServiceUnavailable, r)
 	}
-	st, err := schema.Check(ctx, s.deps.Pool)
+	check := schema.Check
+	if s.deps.MappedSource {
+		check = schema.CheckOwn
+	}
+	st, err := check(ctx, s.deps.Pool)
 	r.Migrations = st
 	if err != nil {
 		r.Status, r.Error = "unavailable", err.Error()

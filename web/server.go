@@ -32,6 +32,9 @@ type Deps struct {
 	Pool   *pgxpool.Pool
 	Store  *eventstore.Store
 	Logger *slog.Logger
+	// MappedSource is set when Store reads an application's event table:
+	// /readyz then expects only the migrations of auditd's own schema.
+	MappedSource bool
 	// Banners are the header banners pages show; nil: none.
 	Banners *BannerRefresher
 

@@ -89,6 +89,13 @@ func TestServeOnMappedTableCreatesNothingInTheirSchema(t *testing.T) {
 	if overview.Events != 2 || overview.Streams != 1 {
 		t.Errorf("overview counts = %+v, want 2 events in 1 stream", overview)
 	}
+	var ready struct {
+		Status string `json:"status"`
+	}
+	getJSON(t, url+"readyz", &ready)
+	if ready.Status != "ready" {
+		t.Errorf("readyz = %+v", ready)
+	}
 	if after := appObjects(t, db); after != before {
 		t.Errorf("schema app changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}

@@ -58,7 +58,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
 
-	deps := web.Deps{Pool: db.Pool, Store: store, Logger: logger}
+	deps := web.Deps{Pool: db.Pool, Store: store, Logger: logger, MappedSource: mapping != nil}
 
 	var stops []func()
 	// The header banners' sources; a refresher recomputes them in the

@@ -224,9 +224,25 @@ type Status struct {
 // returns ErrSchemaTooNew or ErrNotMigrated when the database cannot be used
 // as it is.
 func Check(ctx context.Context, pool *pgxpool.Pool) (Status, error) {
-	all, err := All()
+	return check(ctx, pool, func(Migration) bool { return true })
+}
+
+// CheckOwn is Check over the migrations MigrateOwn applies: the readiness of
+// a database whose event table is an application's.
+func CheckOwn(ctx context.Context, pool *pgxpool.Pool) (Status, error) {
+	return check(ctx, pool, OwnSchemaOnly)
+}
+
+func check(ctx context.Context, pool *pgxpool.Pool, keep func(Migration) bool) (Status, error) {
+	every, err := All()
 	if err != nil {
 		return Status{}, err
+	}
+	var all []Migration
+	for _, m := range every {
+		if keep(m) {
+			all = append(all, m)
+		}
 	}
 	var exists bool
 	if err := pool.QueryRow(ctx, `SELECT to_regclass('auditd.schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
@@ -244,7 +260,7 @@ func Check(ctx context.Context, pool *pgxpool.Pool) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	if err := checkNotNewer(all, done); err != nil {
+	if err := checkNotNewer(every, done); err != nil {
 		return Status{}, err
 	}
 	var st Status
