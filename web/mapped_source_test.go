@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/pgtest"
@@ -22,9 +23,16 @@ const (
 // through the source mapping, with time travel on it.
 func mappedSetup(t *testing.T) *bundle {
 	t.Helper()
+	return mappedSetupWith(t, strings.NewReplacer())
+}
+
+// mappedSetupWith is mappedSetup with the table's DDL and the mapping
+// rewritten by r: a variant of the shape.
+func mappedSetupWith(t *testing.T, r *strings.Replacer) *bundle {
+	t.Helper()
 	return setup(t, func(d *Deps) {
 		ctx := t.Context()
-		if _, err := d.Pool.Exec(ctx, pgtest.Seed000SQL+`
+		if _, err := d.Pool.Exec(ctx, r.Replace(pgtest.Seed000SQL)+`
 			INSERT INTO app.events (aggregate_id, event_type, payload, version, created_at) VALUES
 			('`+mappedWallet+`', 'WalletOpened',   '{"owner":"Zoë","balance":0}', 1, '2026-03-01 10:00:00+00'),
 			('`+mappedOther+`',  'WalletOpened',   '{"owner":"Ann","balance":0}', 1, '2026-03-01 10:01:00+00'),
@@ -32,7 +40,7 @@ func mappedSetup(t *testing.T) *bundle {
 			('`+mappedWallet+`', 'MoneyWithdrawn', '{"balance":5}',               3, '2026-03-01 10:09:00+00');`); err != nil {
 			t.Fatal(err)
 		}
-		m, err := eventstore.ParseMapping([]byte(pgtest.Seed000Mapping))
+		m, err := eventstore.ParseMapping([]byte(r.Replace(pgtest.Seed000Mapping)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,5 +164,41 @@ func TestMappedSourceGlobalLog(t *testing.T) {
 	b.getJSONInto("/streams?q=7d1f", &streams)
 	if len(streams.Streams) != 1 || streams.Streams[0].StreamID != mappedWallet {
 		t.Errorf("streams with prefix 7d1f = %+v", streams.Streams)
+	}
+}
+
+// A timestamp without time zone is read in the mapping's time_zone, and
+// times compare in the column's own type: the wall-clock 10:05 in Paris is
+// 09:05Z (CET, March).
+func TestMappedSourceTimestampWithoutTimeZone(t *testing.T) {
+	t.Parallel()
+	b := mappedSetupWith(t, strings.NewReplacer(
+		"TIMESTAMP WITH TIME ZONE", "TIMESTAMP",
+		`"time_zone": "UTC"`, `"time_zone": "Europe/Paris"`))
+	var got struct {
+		Stream eventstore.StreamInfo `json:"stream"`
+		Events []struct {
+			Version    int       `json:"version"`
+			RecordedAt time.Time `json:"recorded_at"`
+		} `json:"events"`
+	}
+	b.getJSONInto("/streams/"+mappedWallet, &got)
+	if len(got.Events) != 3 || !got.Events[1].RecordedAt.Equal(time.Date(2026, 3, 1, 9, 5, 0, 0, time.UTC)) {
+		t.Fatalf("events = %+v", got.Events)
+	}
+	if !got.Stream.FirstAt.Equal(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)) || !got.Stream.LastAt.Equal(time.Date(2026, 3, 1, 9, 9, 0, 0, time.UTC)) {
+		t.Errorf("stream times = %v .. %v", got.Stream.FirstAt, got.Stream.LastAt)
+	}
+	var state stateResponse
+	b.getJSONInto("/streams/"+mappedWallet+"/state?at="+url.QueryEscape("2026-03-01T09:06:00Z"), &state)
+	if state.Version != 2 {
+		t.Errorf("state at 09:06Z = v%d, want v2", state.Version)
+	}
+	var log struct {
+		Events []eventstore.Event `json:"events"`
+	}
+	b.getJSONInto("/events?from="+url.QueryEscape("2026-03-01T09:04:00Z"), &log)
+	if len(log.Events) != 2 || log.Events[0].Version != 3 || log.Events[1].Version != 2 {
+		t.Errorf("log from 09:04Z = %+v", log.Events)
 	}
 }

@@ -27,7 +27,7 @@ type Checkpoint struct {
 // checkpoint. Nothing here scans events, so the cost is O(projections).
 const checkpointsSQL = `
 	WITH head AS (
-		SELECT {position} AS position, {recorded_at} AS recorded_at FROM {events} ORDER BY {position} DESC LIMIT 1
+		SELECT {position} AS position, {recorded_at_tz} AS recorded_at FROM {events} ORDER BY {position} DESC LIMIT 1
 	)
 	SELECT h.position, h.recorded_at,
 	       {c.cp_name}, {c.cp_position}, {c.cp_updated_at}, {c.cp_last_error}, {c.cp_error_count},
@@ -36,7 +36,7 @@ const checkpointsSQL = `
 	LEFT JOIN head h ON true
 	LEFT JOIN {checkpoints} c ON true
 	LEFT JOIN LATERAL (
-		SELECT {e.position} AS position, {e.recorded_at} AS recorded_at FROM {events} e
+		SELECT {e.position} AS position, {e.recorded_at_tz} AS recorded_at FROM {events} e
 		WHERE {e.position} > greatest({c.cp_position}, 0)
 		ORDER BY {e.position} LIMIT 1
 	) n ON {c.cp_name} IS NOT NULL

@@ -507,8 +507,18 @@ func mappedSchema(m *Mapping, cat *Catalog) (*schema, error) {
 	if t := cat.Types["position"]; t != "bigint" && t != "integer" {
 		return nil, mappingErr("source.columns.position", "column %q is %s: want bigint or integer", src.Columns["position"], t)
 	}
-	if t := cat.Types["recorded_at"]; t != "timestamp with time zone" {
-		return nil, mappingErr("source.columns.recorded_at", "column %q is %s: only timestamp with time zone is supported yet", src.Columns["recorded_at"], t)
+	sc.columns["recorded_at_tz"] = sc.columns["recorded_at"]
+	switch t := cat.Types["recorded_at"]; t {
+	case "timestamp with time zone":
+	case "timestamp without time zone":
+		// Compared as stored, against the parameter moved into the
+		// source's zone; read as the instant it means in that zone.
+		zone := " AT TIME ZONE " + quoteLiteral(src.TimeZone)
+		sc.casts["recorded_at"] = "::timestamptz" + zone
+		sc.columns["recorded_at_tz"] = "(" + sc.columns["recorded_at"] + zone + ")"
+		sc.selectAs["recorded_at"] = zone
+	default:
+		return nil, mappingErr("source.columns.recorded_at", "column %q is %s: want timestamp with or without time zone", src.Columns["recorded_at"], t)
 	}
 	if t := cat.Types["payload"]; t != "jsonb" {
 		return nil, mappingErr("source.columns.payload", "column %q is %s: only jsonb is supported yet", src.Columns["payload"], t)

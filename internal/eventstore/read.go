@@ -92,10 +92,10 @@ type StreamInfo struct {
 // streamInfoSQL reads a stream's first event (version 1) and, laterally, its
 // last one; both are single index probes on (stream_id, version).
 const streamInfoSQL = `
-	SELECT {h.stream_id}, {h.stream_type}, l.version, {h.recorded_at}, l.recorded_at, l.event_type, l.position
+	SELECT {h.stream_id}, {h.stream_type}, l.version, {h.recorded_at_tz}, l.recorded_at, l.event_type, l.position
 	FROM {events} h
 	CROSS JOIN LATERAL (
-		SELECT {version} AS version, {recorded_at} AS recorded_at, {event_type} AS event_type, {position} AS position FROM {events}
+		SELECT {version} AS version, {recorded_at_tz} AS recorded_at, {event_type} AS event_type, {position} AS position FROM {events}
 		WHERE {stream_id} = {h.stream_id} ORDER BY {version} DESC LIMIT 1
 	) l`
 
@@ -240,7 +240,7 @@ type Head struct {
 // Head returns the newest event's position and time (zero for an empty log).
 func (s *Store) Head(ctx context.Context) (Head, error) {
 	var h Head
-	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {position}, {recorded_at} FROM {events} ORDER BY {position} DESC LIMIT 1`)).Scan(&h.Position, &h.RecordedAt)
+	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {position}, {recorded_at_tz} FROM {events} ORDER BY {position} DESC LIMIT 1`)).Scan(&h.Position, &h.RecordedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Head{}, nil
 	}

@@ -32,12 +32,17 @@ type DB interface {
 // the table alias ("" when the statement uses none), so a column the table
 // lacks can be given as a constant expression instead.
 type schema struct {
-	events      string            // the event table, quoted if needed
-	checkpoints string            // the checkpoints table
-	columns     map[string]string // logical event column -> expression template
-	selectAs    map[string]string // logical column -> select-list cast, when the scan needs one
-	checkpoint  map[string]string // logical checkpoint column -> expression template
-	metaKeys    map[string]string // logical metadata key -> key in the metadata object
+	events      string // the event table, quoted if needed
+	checkpoints string // the checkpoints table
+	// columns maps a logical event column to its expression template.
+	// recorded_at is the column as stored, for comparisons and order (so
+	// that its index serves); recorded_at_tz is it as a timestamptz, for
+	// values read (a timestamp without time zone read in the source's
+	// time zone).
+	columns    map[string]string
+	selectAs   map[string]string // logical column -> select-list cast, when the scan needs one
+	checkpoint map[string]string // logical checkpoint column -> expression template
+	metaKeys   map[string]string // logical metadata key -> key in the metadata object
 	// casts holds, per logical column, the cast a parameter compared with
 	// it takes ({cast:stream_id}): a parameter in the column's own type
 	// keeps the table's indexes usable, a column cast to text would not.
@@ -71,7 +76,7 @@ var native = &schema{
 		"position": "%sposition", "event_id": "%sevent_id", "stream_id": "%sstream_id",
 		"stream_type": "%sstream_type", "version": "%sversion", "event_type": "%sevent_type",
 		"schema_version": "%sschema_version", "payload": "%spayload", "metadata": "%smetadata",
-		"recorded_at": "%srecorded_at",
+		"recorded_at": "%srecorded_at", "recorded_at_tz": "%srecorded_at",
 	},
 	selectAs: map[string]string{"event_id": "::text"},
 	checkpoint: map[string]string{

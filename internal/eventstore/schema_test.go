@@ -19,7 +19,7 @@ func TestSchemaExpandsNamesFromOnePlace(t *testing.T) {
 			"position": "%sid", "event_id": "%suuid", "stream_id": "%saggregate_id",
 			"stream_type": "'Wallet'::text", "version": "%sversion", "event_type": "%sevent_type",
 			"schema_version": "1", "payload": "%sdata", "metadata": "%smeta",
-			"recorded_at": "%screated_at",
+			"recorded_at": "%screated_at", "recorded_at_tz": "%screated_at",
 		},
 		selectAs:   map[string]string{"event_id": "::text"},
 		checkpoint: map[string]string{"cp_name": "%sname", "cp_position": "%slast_position"},

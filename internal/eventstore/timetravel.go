@@ -29,7 +29,7 @@ func (s *Store) VersionAt(ctx context.Context, streamID string, t time.Time) (in
 	}
 	err := s.db.QueryRow(ctx, s.sc.expand(`
 		SELECT {version} FROM {events}
-		WHERE {stream_id} = $1{cast:stream_id} AND {recorded_at} <= $2
+		WHERE {stream_id} = $1{cast:stream_id} AND {recorded_at} <= $2{cast:recorded_at}
 		ORDER BY {recorded_at} DESC, {version} DESC
 		LIMIT 1`), streamID, t).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
