@@ -23,12 +23,12 @@ const (
 // through the source mapping, with time travel on it.
 func mappedSetup(t *testing.T) *bundle {
 	t.Helper()
-	return mappedSetupWith(t, strings.NewReplacer())
+	return mappedSetupWith(t, strings.NewReplacer(), "")
 }
 
 // mappedSetupWith is mappedSetup with the table's DDL and the mapping
-// rewritten by r: a variant of the shape.
-func mappedSetupWith(t *testing.T, r *strings.Replacer) *bundle {
+// rewritten by r (a variant of the shape), and then sql run.
+func mappedSetupWith(t *testing.T, r *strings.Replacer, sql string) *bundle {
 	t.Helper()
 	return setup(t, func(d *Deps) {
 		ctx := t.Context()
@@ -37,7 +37,7 @@ func mappedSetupWith(t *testing.T, r *strings.Replacer) *bundle {
 			('`+mappedWallet+`', 'WalletOpened',   '{"owner":"Zoë","balance":0}', 1, '2026-03-01 10:00:00+00'),
 			('`+mappedOther+`',  'WalletOpened',   '{"owner":"Ann","balance":0}', 1, '2026-03-01 10:01:00+00'),
 			('`+mappedWallet+`', 'MoneyDeposited', '{"balance":20}',              2, '2026-03-01 10:05:00+00'),
-			('`+mappedWallet+`', 'MoneyWithdrawn', '{"balance":5}',               3, '2026-03-01 10:09:00+00');`); err != nil {
+			('`+mappedWallet+`', 'MoneyWithdrawn', '{"balance":5}',               3, '2026-03-01 10:09:00+00');`+sql); err != nil {
 			t.Fatal(err)
 		}
 		m, err := eventstore.ParseMapping([]byte(r.Replace(pgtest.Seed000Mapping)))
@@ -174,7 +174,7 @@ func TestMappedSourceTimestampWithoutTimeZone(t *testing.T) {
 	t.Parallel()
 	b := mappedSetupWith(t, strings.NewReplacer(
 		"TIMESTAMP WITH TIME ZONE", "TIMESTAMP",
-		`"time_zone": "UTC"`, `"time_zone": "Europe/Paris"`))
+		`"time_zone": "UTC"`, `"time_zone": "Europe/Paris"`), "")
 	var got struct {
 		Stream eventstore.StreamInfo `json:"stream"`
 		Events []struct {
@@ -200,5 +200,34 @@ func TestMappedSourceTimestampWithoutTimeZone(t *testing.T) {
 	b.getJSONInto("/events?from="+url.QueryEscape("2026-03-01T09:04:00Z"), &log)
 	if len(log.Events) != 2 || log.Events[0].Version != 3 || log.Events[1].Version != 2 {
 		t.Errorf("log from 09:04Z = %+v", log.Events)
+	}
+}
+
+// Metadata keys named otherwise (camelCase) are read under the mapping's
+// metadata_keys: the actor in the blame, the actor and correlation filters.
+func TestMappedSourceRenamedMetadataKeys(t *testing.T) {
+	t.Parallel()
+	b := mappedSetupWith(t, strings.NewReplacer(
+		"payload JSONB NOT NULL,", "payload JSONB NOT NULL, metadata JSONB NOT NULL DEFAULT '{}',",
+		`"metadata": null`, `"metadata": "metadata"`,
+		`"time_zone": "UTC"`, `"time_zone": "UTC", "metadata_keys": {"actor": "userId", "correlation_id": "correlationId"}`),
+		`UPDATE app.events SET metadata = '{"userId": "u-7", "correlationId": "c-1"}' WHERE version = 2;`)
+	var state stateResponse
+	b.getJSONInto("/streams/"+mappedWallet+"/state?version=3", &state)
+	if bl := state.Blame["/owner"]; bl.Version != 1 || bl.Actor != "" {
+		t.Errorf("blame of /owner = %+v", bl)
+	}
+	b.getJSONInto("/streams/"+mappedWallet+"/state?version=2", &state)
+	if bl := state.Blame["/balance"]; bl.Version != 2 || bl.Actor != "u-7" {
+		t.Errorf("blame of /balance at v2 = %+v, want actor u-7", bl)
+	}
+	var log struct {
+		Events []eventstore.Event `json:"events"`
+	}
+	for _, q := range []string{"actor=u-7", "correlation_id=c-1"} {
+		b.getJSONInto("/events?"+q, &log)
+		if len(log.Events) != 1 || log.Events[0].Version != 2 || !strings.Contains(string(log.Events[0].Metadata), `"userId":"u-7"`) {
+			t.Errorf("/events?%s = %+v", q, log.Events)
+		}
 	}
 }

@@ -62,7 +62,7 @@ func (s *Store) Causes(ctx context.Context, ev *Event, maxDepth int) ([]CausedEv
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: unable to read causes of event %d: %w", ev.Position, err)
 	}
-	return collectCaused(rows, ev.Position)
+	return s.sc.collectCaused(rows, ev.Position)
 }
 
 // Effects walks ev's causation chain downwards, breadth first: the events
@@ -92,7 +92,7 @@ func (s *Store) Effects(ctx context.Context, ev *Event, maxDepth int) ([]CausedE
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: unable to read effects of event %d: %w", ev.Position, err)
 	}
-	return collectCaused(rows, ev.Position)
+	return s.sc.collectCaused(rows, ev.Position)
 }
 
 // Correlated reads the events sharing a correlation id, across streams, in
@@ -118,13 +118,13 @@ func (s *Store) Correlated(ctx context.Context, correlationID string, limit int)
 
 // collectCaused scans events followed by a depth, skipping the start event
 // itself (a causation loop leads back to it).
-func collectCaused(rows pgx.Rows, self int64) ([]CausedEvent, error) {
+func (sc *schema) collectCaused(rows pgx.Rows, self int64) ([]CausedEvent, error) {
 	defer rows.Close()
 	out := []CausedEvent{}
 	seen := map[int64]bool{self: true}
 	for rows.Next() {
 		var c CausedEvent
-		if err := scanEvent(rows, &c.Event, &c.Depth); err != nil {
+		if err := sc.scanEvent(rows, &c.Event, &c.Depth); err != nil {
 			return nil, fmt.Errorf("eventstore: unable to read causation chain: %w", err)
 		}
 		if seen[c.Position] {

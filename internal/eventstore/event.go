@@ -33,6 +33,16 @@ type Event struct {
 	Payload       json.RawMessage `json:"payload"`
 	Metadata      json.RawMessage `json:"metadata"`
 	RecordedAt    time.Time       `json:"recorded_at"`
+
+	// metaKeys names the metadata keys Meta reads when the event comes
+	// from a source that names them otherwise; nil: auditd's own names.
+	metaKeys *MetaKeys
+}
+
+// MetaKeys are the keys of an event's metadata that hold the values auditd
+// reads (Meta), as a source mapping names them.
+type MetaKeys struct {
+	CorrelationID, CausationID, Actor, Source string
 }
 
 // Meta is what auditd reads from an event's metadata: the keys with a
@@ -52,6 +62,14 @@ func (e *Event) Meta() Meta {
 	if len(e.Metadata) == 0 {
 		return Meta{}
 	}
+	text := func(v any) string { s, _ := v.(string); return s }
+	if k := e.metaKeys; k != nil {
+		var m map[string]any
+		if json.Unmarshal(e.Metadata, &m) != nil {
+			return Meta{}
+		}
+		return Meta{CorrelationID: text(m[k.CorrelationID]), CausationID: text(m[k.CausationID]), Actor: text(m[k.Actor]), Source: text(m[k.Source])}
+	}
 	// Decoding into a struct skips every other key without building a map:
 	// folds call this once per event of a history.
 	var m struct {
@@ -63,7 +81,6 @@ func (e *Event) Meta() Meta {
 	if json.Unmarshal(e.Metadata, &m) != nil {
 		return Meta{}
 	}
-	text := func(v any) string { s, _ := v.(string); return s }
 	return Meta{CorrelationID: text(m.CorrelationID), CausationID: text(m.CausationID), Actor: text(m.Actor), Source: text(m.Source)}
 }
 

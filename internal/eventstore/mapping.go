@@ -499,6 +499,10 @@ func mappedSchema(m *Mapping, cat *Catalog) (*schema, error) {
 			sc.metaKeys[k] = v
 		}
 	}
+	if len(src.MetadataKeys) > 0 {
+		sc.renamedKeys = &MetaKeys{CorrelationID: sc.metaKeys[MetaCorrelationID], CausationID: sc.metaKeys[MetaCausationID],
+			Actor: sc.metaKeys[MetaActor], Source: sc.metaKeys[MetaSource]}
+	}
 	for _, c := range []string{"version", "schema_version"} {
 		if t := cat.Types[c]; t != "" && t != "integer" && t != "bigint" && t != "smallint" {
 			return nil, mappingErr("source.columns."+c, "column %q is %s: want an integer type", src.Columns[c], t)

@@ -205,7 +205,7 @@ func (s *Store) ReadLog(ctx context.Context, q LogQuery) ([]Event, error) {
 // Event reads one event by its global position.
 func (s *Store) Event(ctx context.Context, position int64) (Event, error) {
 	var e Event
-	err := scanEvent(s.db.QueryRow(ctx, s.sc.expand(`SELECT {*} FROM {events} WHERE {position} = $1`), position), &e)
+	err := s.sc.scanEvent(s.db.QueryRow(ctx, s.sc.expand(`SELECT {*} FROM {events} WHERE {position} = $1`), position), &e)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, fmt.Errorf("%w: position %d", ErrEventNotFound, position)
 	}
@@ -221,7 +221,7 @@ func (s *Store) EventByID(ctx context.Context, eventID string) (Event, error) {
 	if !s.sc.accept("event_id", eventID) {
 		return e, fmt.Errorf("%w: %q is not an event id", ErrEventNotFound, eventID)
 	}
-	err := scanEvent(s.db.QueryRow(ctx, s.sc.expand(`SELECT {*} FROM {events} WHERE {event_id} = $1{cast:event_id}`), eventID), &e)
+	err := s.sc.scanEvent(s.db.QueryRow(ctx, s.sc.expand(`SELECT {*} FROM {events} WHERE {event_id} = $1{cast:event_id}`), eventID), &e)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, fmt.Errorf("%w: event id %s", ErrEventNotFound, eventID)
 	}

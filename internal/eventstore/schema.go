@@ -43,6 +43,9 @@ type schema struct {
 	selectAs   map[string]string // logical column -> select-list cast, when the scan needs one
 	checkpoint map[string]string // logical checkpoint column -> expression template
 	metaKeys   map[string]string // logical metadata key -> key in the metadata object
+	// renamedKeys is metaKeys for Event.Meta when a source names the keys
+	// otherwise (camelCase); nil for auditd's own names.
+	renamedKeys *MetaKeys
 	// casts holds, per logical column, the cast a parameter compared with
 	// it takes ({cast:stream_id}): a parameter in the column's own type
 	// keeps the table's indexes usable, a column cast to text would not.

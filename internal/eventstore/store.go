@@ -40,7 +40,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // scanEvent reads one row of the event select list ({*} in a statement
 // template), followed by extra destinations when the statement selects more.
-func scanEvent(row pgx.Row, e *Event, extra ...any) error {
+func (sc *schema) scanEvent(row pgx.Row, e *Event, extra ...any) error {
 	var payload, metadata []byte
 	dest := append([]any{&e.Position, &e.EventID, &e.StreamID, &e.StreamType, &e.Version, &e.EventType, &e.SchemaVersion, &payload, &metadata, &e.RecordedAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
@@ -48,6 +48,7 @@ func scanEvent(row pgx.Row, e *Event, extra ...any) error {
 	}
 	e.Payload = json.RawMessage(payload)
 	e.Metadata = json.RawMessage(metadata)
+	e.metaKeys = sc.renamedKeys
 	return nil
 }
 
@@ -57,19 +58,19 @@ func (s *Store) queryEvents(ctx context.Context, what, sql string, args []any) (
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err == nil {
 		var events []Event
-		if events, err = collectEvents(rows); err == nil {
+		if events, err = s.sc.collectEvents(rows); err == nil {
 			return events, nil
 		}
 	}
 	return nil, fmt.Errorf("eventstore: unable to read %s: %w", what, err)
 }
 
-func collectEvents(rows pgx.Rows) ([]Event, error) {
+func (sc *schema) collectEvents(rows pgx.Rows) ([]Event, error) {
 	defer rows.Close()
 	var out []Event
 	for rows.Next() {
 		var e Event
-		if err := scanEvent(rows, &e); err != nil {
+		if err := sc.scanEvent(rows, &e); err != nil {
 			return nil, err
 		}
 		out = append(out, e)
@@ -193,7 +194,7 @@ func (s *Store) appendOnce(ctx context.Context, streamID, streamType string, exp
 		streamID, streamType, current, ids, types, schemaVersions, payloads, metas, times)
 	var out []Event
 	if err == nil {
-		out, err = collectEvents(rows)
+		out, err = s.sc.collectEvents(rows)
 	}
 	if err == nil {
 		err = tx.Commit(ctx)
