@@ -231,3 +231,33 @@ func TestMappedSourceRenamedMetadataKeys(t *testing.T) {
 		}
 	}
 }
+
+// Every read page and export answers on a mapped table, and bad ids are
+// 4xx, never a 500 from a uuid column.
+func TestMappedSourcePagesAnswerWithoutServerErrors(t *testing.T) {
+	t.Parallel()
+	b := mappedSetup(t)
+	paths := map[string]int{
+		"/": http.StatusOK, "/streams": http.StatusOK, "/streams?event_type=MoneyDeposited": http.StatusOK,
+		"/streams?type=Wallet": http.StatusOK, "/streams?q=zz": http.StatusOK,
+		"/streams/" + mappedWallet + "/export.csv": http.StatusOK, "/streams/" + mappedWallet + "/export.json": http.StatusOK,
+		"/streams/" + mappedWallet + "?from=" + url.QueryEscape("2026-03-01T10:04:00Z"): http.StatusOK,
+		"/events/2": http.StatusOK, "/events/99": http.StatusNotFound,
+		"/streams/not-a-uuid/state?version=1":      http.StatusNotFound,
+		"/streams/not-a-uuid/diff?from=v:1&to=v:2": http.StatusNotFound,
+		"/streams/not-a-uuid/export.csv":           http.StatusNotFound,
+		"/events?stream_id=not-a-uuid":             http.StatusOK,
+	}
+	for path, want := range paths {
+		if rec := b.get(path, "text/html"); rec.Code != want {
+			t.Errorf("GET %s: %d, want %d: %.300s", path, rec.Code, want, rec.Body.String())
+		}
+	}
+	var streams struct {
+		Streams []eventstore.StreamInfo `json:"streams"`
+	}
+	b.getJSONInto("/streams?event_type=MoneyWithdrawn", &streams)
+	if len(streams.Streams) != 1 || streams.Streams[0].StreamID != mappedWallet {
+		t.Errorf("streams with a withdrawal = %+v", streams.Streams)
+	}
+}

@@ -181,6 +181,9 @@ func (s *Store) ReadLog(ctx context.Context, q LogQuery) ([]Event, error) {
 	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
 		return nil, fmt.Errorf("eventstore: time range ends before it starts")
 	}
+	if q.StreamID != "" && !s.sc.accept("stream_id", q.StreamID) {
+		return []Event{}, nil // no stream has that id: no event matches
+	}
 	w := s.sc.where("")
 	if q.StreamID != "" {
 		w.eq("stream_id", q.StreamID)
