@@ -30,17 +30,25 @@ func mappedSetup(t *testing.T) *bundle {
 // rewritten by r (a variant of the shape), and then sql run.
 func mappedSetupWith(t *testing.T, r *strings.Replacer, sql string) *bundle {
 	t.Helper()
-	return setup(t, func(d *Deps) {
-		ctx := t.Context()
-		if _, err := d.Pool.Exec(ctx, r.Replace(pgtest.Seed000SQL)+`
+	return mappedBundle(t, r.Replace(pgtest.Seed000SQL)+`
 			INSERT INTO app.events (aggregate_id, event_type, payload, version, created_at) VALUES
 			('`+mappedWallet+`', 'WalletOpened',   '{"owner":"Zoë","balance":0}', 1, '2026-03-01 10:00:00+00'),
 			('`+mappedOther+`',  'WalletOpened',   '{"owner":"Ann","balance":0}', 1, '2026-03-01 10:01:00+00'),
 			('`+mappedWallet+`', 'MoneyDeposited', '{"balance":20}',              2, '2026-03-01 10:05:00+00'),
-			('`+mappedWallet+`', 'MoneyWithdrawn', '{"balance":5}',               3, '2026-03-01 10:09:00+00');`+sql); err != nil {
+			('`+mappedWallet+`', 'MoneyWithdrawn', '{"balance":5}',               3, '2026-03-01 10:09:00+00');`+sql,
+		r.Replace(pgtest.Seed000Mapping))
+}
+
+// mappedBundle runs sql (a table and its rows) and serves the table through
+// the source mapping, with time travel on it.
+func mappedBundle(t *testing.T, sql, mapping string) *bundle {
+	t.Helper()
+	return setup(t, func(d *Deps) {
+		ctx := t.Context()
+		if _, err := d.Pool.Exec(ctx, sql); err != nil {
 			t.Fatal(err)
 		}
-		m, err := eventstore.ParseMapping([]byte(r.Replace(pgtest.Seed000Mapping)))
+		m, err := eventstore.ParseMapping([]byte(mapping))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,5 +267,92 @@ func TestMappedSourcePagesAnswerWithoutServerErrors(t *testing.T) {
 	b.getJSONInto("/streams?event_type=MoneyWithdrawn", &streams)
 	if len(streams.Streams) != 1 || streams.Streams[0].StreamID != mappedWallet {
 		t.Errorf("streams with a withdrawal = %+v", streams.Streams)
+	}
+}
+
+// seed002Setup is a bundle reading a seed-002 table: two orders whose
+// events interleave in the global order (revision), so that versions are
+// numbered per stream, not by revision.
+func seed002Setup(t *testing.T) *bundle {
+	t.Helper()
+	return mappedBundle(t, pgtest.Seed002SQL+`
+		INSERT INTO app.events (aggregate_id, aggregate_type, event_type, event_version, data, metadata, revision, created_at) VALUES
+		('`+mappedWallet+`', 'Order', 'OrderPlaced',   1, '{"status":"placed","total":30}', '{"userId":"u-1","correlationId":"c-9"}', 10, '2026-03-01 10:00:00'),
+		('`+mappedOther+`',  'Order', 'OrderPlaced',   1, '{"status":"placed","total":5}',  '{}',                                      11, '2026-03-01 10:01:00'),
+		('`+mappedWallet+`', 'Order', 'OrderPaid',     2, '{"status":"paid"}',              '{"userId":"u-2"}',                        12, '2026-03-01 10:02:00'),
+		('`+mappedWallet+`', 'Order', 'OrderShipped',  1, '{"status":"shipped"}',           '{"userId":"u-3"}',                        15, '2026-03-01 10:03:00');`,
+		pgtest.Seed002Mapping)
+}
+
+// Seed 002 has no per-stream version: each stream's events are numbered
+// 1, 2, … in global order, and state, blame, diff and the log follow.
+func TestSeed002NumbersVersionsPerStream(t *testing.T) {
+	t.Parallel()
+	b := seed002Setup(t)
+	var got struct {
+		Stream eventstore.StreamInfo `json:"stream"`
+		Events []struct {
+			Version       int    `json:"version"`
+			Position      int64  `json:"position"`
+			EventType     string `json:"event_type"`
+			SchemaVersion int    `json:"schema_version"`
+		} `json:"events"`
+	}
+	b.getJSONInto("/streams/"+mappedWallet, &got)
+	if got.Stream.StreamType != "Order" || got.Stream.Version != 3 || got.Stream.LastPosition != 15 || len(got.Events) != 3 {
+		t.Fatalf("timeline = %+v", got)
+	}
+	for i, e := range got.Events {
+		if e.Version != i+1 {
+			t.Errorf("event %d (position %d) has version %d", i, e.Position, e.Version)
+		}
+	}
+	if got.Events[1].SchemaVersion != 2 {
+		t.Errorf("schema version of OrderPaid = %d", got.Events[1].SchemaVersion)
+	}
+	var page struct {
+		Events []struct {
+			Version int `json:"version"`
+		} `json:"events"`
+	}
+	b.getJSONInto("/streams/"+mappedWallet+"?after=1", &page)
+	if len(page.Events) != 2 || page.Events[0].Version != 2 {
+		t.Errorf("page after v1 = %+v", page.Events)
+	}
+	var state stateResponse
+	b.getJSONInto("/streams/"+mappedWallet+"/state?version=2", &state)
+	if state.State["status"] != "paid" || state.State["total"] != float64(30) {
+		t.Errorf("state at v2 = %v", state.State)
+	}
+	if bl := state.Blame["/status"]; bl.Version != 2 || bl.Actor != "u-2" || bl.Position != 12 {
+		t.Errorf("blame of /status = %+v", bl)
+	}
+	var diff struct {
+		Changes []struct {
+			Path    string `json:"path"`
+			Version int    `json:"version"`
+		} `json:"changes"`
+	}
+	b.getJSONInto("/streams/"+mappedWallet+"/diff?from=v:2&to=v:3", &diff)
+	if len(diff.Changes) != 1 || diff.Changes[0].Path != "/status" || diff.Changes[0].Version != 3 {
+		t.Errorf("diff v2..v3 = %+v", diff.Changes)
+	}
+	var log struct {
+		Events []eventstore.Event `json:"events"`
+	}
+	b.getJSONInto("/events?correlation_id=c-9", &log)
+	if len(log.Events) != 1 || log.Events[0].Position != 10 || log.Events[0].Version != 1 {
+		t.Errorf("log of c-9 = %+v", log.Events)
+	}
+	b.getJSONInto("/events", &log)
+	if len(log.Events) != 4 || log.Events[0].Position != 15 || log.Events[0].Version != 3 || log.Events[1].Version != 2 {
+		t.Errorf("log = %+v", log.Events)
+	}
+	var streams struct {
+		Streams []eventstore.StreamInfo `json:"streams"`
+	}
+	b.getJSONInto("/streams?type=Order", &streams)
+	if len(streams.Streams) != 2 {
+		t.Errorf("streams = %+v", streams.Streams)
 	}
 }

@@ -64,7 +64,7 @@ var MappedColumns = []string{
 }
 
 // requiredColumns cannot be null in this version of the mapping.
-var requiredColumns = []string{"position", "stream_id", "version", "event_type", "payload", "recorded_at"}
+var requiredColumns = []string{"position", "stream_id", "event_type", "payload", "recorded_at"}
 
 var checkpointColumns = []string{"name", "position", "updated_at", "last_error"}
 
@@ -464,6 +464,14 @@ func mappedSchema(m *Mapping, cat *Catalog) (*schema, error) {
 		if slices.Contains(eventColumnNames, logical) {
 			sc.columns[logical] = "%s" + pgx.Identifier{name}.Sanitize()
 		}
+	}
+	if src.Columns["version"] == "" {
+		// No per-stream version (seed 002's revision is the global order):
+		// an event's version is its rank in its stream by position, the
+		// count of the stream's events up to it.
+		id, pos := pgx.Identifier{src.Columns["stream_id"]}.Sanitize(), pgx.Identifier{src.Columns["position"]}.Sanitize()
+		sc.columns["version"] = "(SELECT count(*)::integer FROM " + cat.Table + " auditd_v WHERE auditd_v." + id + " = %t" + id +
+			" AND auditd_v." + pos + " <= %t" + pos + ")"
 	}
 	if src.Columns["event_id"] == "" {
 		sc.columns["event_id"] = sc.columns["position"]

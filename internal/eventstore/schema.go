@@ -116,7 +116,14 @@ func (sc *schema) col(alias, name string) string {
 	if alias != "" {
 		alias += "."
 	}
-	return strings.ReplaceAll(t, "%s", alias)
+	// "%t" is the row's table even in a statement without an alias: a
+	// correlated sub-select (numbered versions) must not bind it to its
+	// own FROM.
+	self := alias
+	if self == "" {
+		self = sc.events + "."
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(t, "%t", self), "%s", alias)
 }
 
 // selectList is the event select list that scanEvent reads, qualified by

@@ -24,3 +24,37 @@ const Seed000Mapping = `{"source": {
 	"stream_type": "Wallet",
 	"time_zone": "UTC"
 }}`
+
+// Seed002SQL creates, in schema app, the event table of shared/seeds/002:
+// uuid event ids, no per-stream version (revision is the global order,
+// event_version the schema version), camelCase metadata, and times without
+// time zone. The article's inline INDEX clauses are MySQL syntax: the same
+// indexes are created with CREATE INDEX.
+const Seed002SQL = `
+CREATE SCHEMA app;
+CREATE TABLE app.events (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    aggregate_id uuid NOT NULL,
+    aggregate_type text NOT NULL,
+    event_type text NOT NULL,
+    event_version integer NOT NULL DEFAULT 1,
+    data jsonb NOT NULL,
+    metadata jsonb NOT NULL,
+    revision bigint NOT NULL UNIQUE,
+    created_at timestamp NOT NULL DEFAULT now()
+);
+CREATE INDEX idx_aggregate ON app.events (aggregate_id, aggregate_type);
+CREATE INDEX idx_event_type ON app.events (event_type);
+CREATE INDEX idx_created_at ON app.events (created_at);
+CREATE INDEX idx_correlation_id ON app.events ((metadata->>'correlationId'));`
+
+// Seed002Mapping is the configuration's source section for Seed002SQL.
+const Seed002Mapping = `{"source": {
+	"table": "app.events",
+	"columns": {"position": "revision", "event_id": "id", "stream_id": "aggregate_id",
+	            "stream_type": "aggregate_type", "version": null, "event_type": "event_type",
+	            "schema_version": "event_version", "payload": "data", "metadata": "metadata",
+	            "recorded_at": "created_at"},
+	"time_zone": "UTC",
+	"metadata_keys": {"correlation_id": "correlationId", "causation_id": "causationId", "actor": "userId"}
+}}`
