@@ -356,3 +356,20 @@ func TestSeed002NumbersVersionsPerStream(t *testing.T) {
 		t.Errorf("streams = %+v", streams.Streams)
 	}
 }
+
+// Snapshots are keyed by the mapping too: states folded through another
+// mapping of the same table are not reused.
+func TestMappedSourceSnapshotKeyIncludesTheMapping(t *testing.T) {
+	t.Parallel()
+	wallet := mappedSetup(t)
+	purse := mappedSetupWith(t, strings.NewReplacer(`"stream_type": "Wallet"`, `"stream_type": "Purse"`), "")
+	native := timetravel.DefaultConfig().Fingerprint()
+	a, b := wallet.server.deps.TimeTravel.Fingerprint(), purse.server.deps.TimeTravel.Fingerprint()
+	if a == native || b == native || a == b {
+		t.Errorf("snapshot keys: native %s, Wallet mapping %s, Purse mapping %s; want three different", native, a, b)
+	}
+	again := mappedSetup(t)
+	if again.server.deps.TimeTravel.Fingerprint() != a {
+		t.Error("the same mapping keys snapshots differently")
+	}
+}

@@ -3,6 +3,8 @@ package eventstore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -430,7 +432,13 @@ func NewMapped(pool *pgxpool.Pool, m *Mapping, cat *Catalog) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: pool, pool: pool, sc: sc}, nil
+	// encoding/json writes map keys sorted: the same mapping, the same text.
+	text, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: unable to fingerprint the mapping: %w", err)
+	}
+	sum := sha256.Sum256(text)
+	return &Store{db: pool, pool: pool, sc: sc, source: hex.EncodeToString(sum[:])}, nil
 }
 
 // ErrReadOnly is returned by the writes of a Store on an application's

@@ -19,6 +19,8 @@ type Store struct {
 	db   DB            // where statements run: the pool, or a transaction (InTx)
 	pool *pgxpool.Pool // the pool, for packages owning other tables
 	sc   *schema
+	// source fingerprints the source mapping ("" for auditd's own schema).
+	source string
 }
 
 // New returns a Store on pool. The schema must already be migrated.
@@ -31,8 +33,13 @@ func New(pool *pgxpool.Pool) *Store {
 // write them in one transaction (the demo projections). It is valid as long
 // as tx is.
 func (s *Store) InTx(tx pgx.Tx) *Store {
-	return &Store{db: tx, pool: s.pool, sc: s.sc}
+	return &Store{db: tx, pool: s.pool, sc: s.sc, source: s.source}
 }
+
+// SourceFingerprint identifies the source mapping the Store reads through
+// ("" for auditd's own schema): states folded from a table depend on how
+// it is mapped, so snapshots are keyed by it too.
+func (s *Store) SourceFingerprint() string { return s.source }
 
 // Pool exposes the pool for packages that own other tables of the same
 // database (auditd's schema).

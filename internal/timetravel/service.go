@@ -2,6 +2,8 @@ package timetravel
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,7 +127,7 @@ func NewService(store *eventstore.Store, cfg *Config, logger *slog.Logger, opts 
 		store:       store,
 		snapshots:   snapshotStore{pool: store.Pool()},
 		folder:      NewFolder(cfg),
-		fingerprint: cfg.Fingerprint(),
+		fingerprint: snapshotKey(cfg, store),
 		every:       opts.SnapshotEvery,
 		maxBytes:    opts.MaxSnapshotBytes,
 		logger:      logger,
@@ -136,7 +138,20 @@ func NewService(store *eventstore.Store, cfg *Config, logger *slog.Logger, opts 
 // through events themselves (timelines, exports).
 func (s *Service) Folder() *Folder { return s.folder }
 
-// Fingerprint is the reducer configuration's fingerprint, the snapshots' key.
+// snapshotKey is what snapshots are keyed by: the reducer configuration's
+// fingerprint, combined with the source mapping's when the store reads an
+// application's table, so that changing either invalidates them.
+func snapshotKey(cfg *Config, store *eventstore.Store) string {
+	fp := cfg.Fingerprint()
+	if src := store.SourceFingerprint(); src != "" {
+		sum := sha256.Sum256([]byte(fp + "\x00" + src))
+		fp = hex.EncodeToString(sum[:])
+	}
+	return fp
+}
+
+// Fingerprint is the snapshots' key: the reducer configuration's
+// fingerprint, and the source mapping's if any (snapshotKey).
 func (s *Service) Fingerprint() string { return s.fingerprint }
 
 // Stats returns the service's counters.
