@@ -64,17 +64,9 @@ func (s *Server) showDiff(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	fromState, err := s.stateAt(ctx, info, from)
+	fromState, toState, changes, err := s.deps.TimeTravel.DiffOf(ctx, info, from.point(), to.point())
 	if err != nil {
-		return err
-	}
-	toState, err := s.stateAt(ctx, info, to)
-	if err != nil {
-		return err
-	}
-	changes, err := s.deps.TimeTravel.Changes(ctx, info, fromState, toState)
-	if err != nil {
-		return err
+		return invalidPoint(err)
 	}
 
 	data := diffJSON{

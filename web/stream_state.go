@@ -75,29 +75,29 @@ func parseMoment(param, value, tz string) (moment, error) {
 	return moment{at: t, hasAt: true}, nil
 }
 
+// point is the moment as the time-travel service names it.
+func (m moment) point() timetravel.Point {
+	switch {
+	case m.hasVersion:
+		return timetravel.AtVersion(m.version)
+	case m.hasAt:
+		return timetravel.AtTime(m.at)
+	}
+	return timetravel.Latest()
+}
+
 // stateAt is the stream's state at m.
 func (s *Server) stateAt(ctx context.Context, info eventstore.StreamInfo, m moment) (*timetravel.State, error) {
-	if m.hasVersion && m.version == 0 {
-		return timetravel.NewState(info.StreamID, info.StreamType), nil
-	}
-	p := timetravel.Point{Version: m.version, At: m.at}
-	if m.hasAt && m.at.IsZero() {
-		// A zero Point.At means "the latest": ask for the version at
-		// that time instead.
-		v, err := s.deps.Store.VersionAt(ctx, info.StreamID, m.at)
-		if err != nil {
-			return nil, err
-		}
-		if v == 0 {
-			return timetravel.NewState(info.StreamID, info.StreamType), nil
-		}
-		p = timetravel.AtVersion(v)
-	}
-	st, err := s.deps.TimeTravel.StateOf(ctx, info, p)
+	st, err := s.deps.TimeTravel.StateOf(ctx, info, m.point())
+	return st, invalidPoint(err)
+}
+
+// invalidPoint answers a point the service refuses as bad input.
+func invalidPoint(err error) error {
 	if errors.Is(err, timetravel.ErrInvalidPoint) {
-		return nil, badRequest("version", "%v", err)
+		return badRequest("version", "%v", err)
 	}
-	return st, err
+	return err
 }
 
 // blameJSON is who last set a leaf.

@@ -22,8 +22,7 @@ const DefaultSnapshotEvery = 250
 // to fold again than to store a hundred times over.
 const DefaultMaxSnapshotBytes = 16 << 20
 
-// ErrInvalidPoint is returned for a Point with both a version and a time, or
-// a negative version.
+// ErrInvalidPoint is returned for a Point with a negative version.
 var ErrInvalidPoint = errors.New("timetravel: invalid point in time")
 
 // ServiceOptions tune a Service.
@@ -37,43 +36,54 @@ type ServiceOptions struct {
 	MaxSnapshotBytes int
 }
 
-// Point is a moment of a stream: a version or a time, exactly one of them
-// set. The zero Point is the stream's latest state.
+// Point is a moment of a stream: a version, a time, or (the zero Point) the
+// latest state. Which one is kept apart from the value, so that version 0
+// (before the first event) and the zero time (0001-01-01T00:00:00Z, before
+// any stream) are moments like any other rather than "the latest".
 type Point struct {
-	// Version selects the state after all events with version <= Version;
-	// 0 with a zero At means the latest. A version past the stream's head
-	// is the latest state.
-	Version int
-	// At selects the state after all events recorded at or before At.
-	At time.Time
+	kind    pointKind
+	version int
+	at      time.Time
 }
 
-// AtVersion is the Point after version v (v = 0: before the first event is
-// not expressible this way; use Point{} for the latest).
-func AtVersion(v int) Point { return Point{Version: v} }
+type pointKind uint8
 
-// AtTime is the Point at time t.
-func AtTime(t time.Time) Point { return Point{At: t} }
+const (
+	pointLatest pointKind = iota
+	pointVersion
+	pointTime
+)
 
-// IsLatest reports whether p is the zero Point.
-func (p Point) IsLatest() bool { return p.Version == 0 && p.At.IsZero() }
+// Latest is the Point of the stream's newest state (the zero Point).
+func Latest() Point { return Point{} }
 
+// AtVersion is the Point after all events with version <= v: v = 0 is
+// before the first event, and a version past the stream's head is the
+// latest state.
+func AtVersion(v int) Point { return Point{kind: pointVersion, version: v} }
+
+// AtTime is the Point after all events recorded at or before t, whatever t
+// is: a time older than the stream is before its first event.
+func AtTime(t time.Time) Point { return Point{kind: pointTime, at: t} }
+
+// IsLatest reports whether p is the latest state (the zero Point).
+func (p Point) IsLatest() bool { return p.kind == pointLatest }
+
+// String is the point as the diff form writes it: v:N, an RFC 3339 time or
+// "latest".
 func (p Point) String() string {
-	switch {
-	case !p.At.IsZero():
-		return p.At.UTC().Format(time.RFC3339Nano)
-	case p.Version > 0:
-		return fmt.Sprintf("v:%d", p.Version)
+	switch p.kind {
+	case pointTime:
+		return p.at.UTC().Format(time.RFC3339Nano)
+	case pointVersion:
+		return fmt.Sprintf("v:%d", p.version)
 	}
 	return "latest"
 }
 
 func (p Point) validate() error {
-	if p.Version < 0 {
-		return fmt.Errorf("%w: negative version %d", ErrInvalidPoint, p.Version)
-	}
-	if p.Version > 0 && !p.At.IsZero() {
-		return fmt.Errorf("%w: both a version and a time", ErrInvalidPoint)
+	if p.kind == pointVersion && p.version < 0 {
+		return fmt.Errorf("%w: negative version %d", ErrInvalidPoint, p.version)
 	}
 	return nil
 }
@@ -163,9 +173,8 @@ func (s *Service) Stats() ServiceStats {
 	}
 }
 
-// StateAt returns the state of a stream at p: after all events with
-// version <= p.Version, or recorded at or before p.At, or all events for
-// the zero Point. A time before the stream's first event gives the empty
+// StateAt returns the state of a stream at p: after all events up to its
+// version or recorded up to its time, or all events for the latest. A time before the stream's first event gives the empty
 // state with Version 0 (see State.BeforeFirstEvent). An unknown stream is
 // eventstore.ErrStreamNotFound.
 func (s *Service) StateAt(ctx context.Context, streamID string, p Point) (*State, error) {
@@ -205,15 +214,15 @@ func (s *Service) VersionOf(ctx context.Context, info eventstore.StreamInfo, p P
 // through the (stream_id, recorded_at) index, so time points and version
 // points share one snapshot lookup by version.
 func (s *Service) resolve(ctx context.Context, info eventstore.StreamInfo, p Point) (int, error) {
-	switch {
-	case !p.At.IsZero():
-		v, err := s.store.VersionAt(ctx, info.StreamID, p.At)
+	switch p.kind {
+	case pointTime:
+		v, err := s.store.VersionAt(ctx, info.StreamID, p.at)
 		if err != nil {
 			return 0, fmt.Errorf("timetravel: %w", err)
 		}
 		return min(v, info.Version), nil
-	case p.Version > 0:
-		return min(p.Version, info.Version), nil
+	case pointVersion:
+		return min(p.version, info.Version), nil
 	}
 	return info.Version, nil
 }

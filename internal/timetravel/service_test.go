@@ -137,6 +137,61 @@ func TestServiceTimeBeforeFirstEvent(t *testing.T) {
 	}
 }
 
+// Version 0 and the zero time are moments before the first event, not the
+// latest state; only the zero Point is the latest.
+func TestServicePointsBeforeTheFirstEvent(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := seedWallet(t, "wallet-1", 5)
+	svc := newService(t, store, serviceWalletRules, 10)
+	for _, p := range []Point{AtVersion(0), AtTime(time.Time{})} {
+		if p.IsLatest() {
+			t.Errorf("%v is the latest", p)
+		}
+		st, err := svc.StateAt(ctx, "wallet-1", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.BeforeFirstEvent() || len(st.Data) != 0 {
+			t.Errorf("StateAt(%v) = v%d %v, want the empty state", p, st.Version, st.Data)
+		}
+	}
+	if got := [3]string{AtVersion(0).String(), AtTime(time.Time{}).String(), Latest().String()}; got != [3]string{"v:0", "0001-01-01T00:00:00Z", "latest"} {
+		t.Errorf("String() = %q", got)
+	}
+	latest, err := svc.StateAt(ctx, "wallet-1", Latest())
+	if err != nil || latest.Version != 5 {
+		t.Fatalf("latest = %v, %v", latest, err)
+	}
+	// From before the first event everything is added, each leaf credited
+	// to the last event that set it; backwards, everything is removed and
+	// credited to the first event undone.
+	from, to, changes, err := svc.DiffBetween(ctx, "wallet-1", AtVersion(0), Latest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if from.Version != 0 || to.Version != 5 || len(changes) == 0 {
+		t.Fatalf("diff v:0 to latest: v%d to v%d, %d changes", from.Version, to.Version, len(changes))
+	}
+	for _, c := range changes {
+		if b := latest.Blame[c.Path]; c.Op != ChangeAdd || c.Version != b.Version {
+			t.Errorf("forward change %+v, want an add by v%d", c, b.Version)
+		}
+	}
+	_, _, back, err := svc.DiffBetween(ctx, "wallet-1", Latest(), AtTime(time.Time{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != len(changes) {
+		t.Fatalf("backward diff has %d changes, forward %d", len(back), len(changes))
+	}
+	for _, c := range back {
+		if c.Op != ChangeRemove || c.Version != 1 {
+			t.Errorf("backward change %+v, want a remove undoing v1", c)
+		}
+	}
+}
+
 func TestServiceUnknownStreamAndBadPoints(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -148,7 +203,8 @@ func TestServiceUnknownStreamAndBadPoints(t *testing.T) {
 	if _, _, _, err := svc.DiffBetween(ctx, "nope", AtVersion(1), Point{}); !errors.Is(err, eventstore.ErrStreamNotFound) {
 		t.Errorf("DiffBetween(unknown) = %v, want ErrStreamNotFound", err)
 	}
-	for _, p := range []Point{{Version: -1}, {Version: 2, At: tt0}} {
+	// A version and a time at once cannot be written; a negative version can.
+	for _, p := range []Point{AtVersion(-1)} {
 		if _, err := svc.StateAt(ctx, "wallet-1", p); !errors.Is(err, ErrInvalidPoint) {
 			t.Errorf("StateAt(%+v) = %v, want ErrInvalidPoint", p, err)
 		}
