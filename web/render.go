@@ -34,6 +34,25 @@ func (s *Server) render(c echo.Context, status int, data any, page templ.Compone
 	return s.renderHTML(c, status, page)
 }
 
+// pageResult is what one page handler computed, once: the page's two
+// answers are mappings of it, so JSON and HTML cannot drift apart.
+type pageResult interface {
+	// toJSON is the result as the JSON API answers it.
+	toJSON() any
+	// toView is the result as the page shows it, in the layout ch.
+	toView(ch views.Chrome) templ.Component
+}
+
+// renderResult answers with r mapped to JSON or to the page (titled title,
+// with nav active), building only the mapping the client asked for.
+func (s *Server) renderResult(c echo.Context, status int, title, nav string, r pageResult) error {
+	c.Response().Header().Add("Vary", "Accept")
+	if wantsJSON(c) {
+		return c.JSON(status, r.toJSON())
+	}
+	return s.renderHTML(c, status, r.toView(s.chrome(c, title, nav)))
+}
+
 // renderHTML writes a templ component as the response.
 func (s *Server) renderHTML(c echo.Context, status int, page templ.Component) error {
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)

@@ -5,8 +5,10 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/timetravel"
 	"github.com/auditd/auditd/views"
 )
@@ -68,19 +70,36 @@ func (s *Server) showDiff(c echo.Context) error {
 	if err != nil {
 		return invalidPoint(err)
 	}
+	r := diffResult{info: info, from: from, to: to, fromState: fromState, toState: toState, changes: changes}
+	return s.renderResult(c, http.StatusOK, "Diff of "+info.StreamID, "streams", r)
+}
 
+// diffResult is what the diff page computed: the two moments asked for,
+// the states there and the changes between them.
+type diffResult struct {
+	info               eventstore.StreamInfo
+	from, to           moment
+	fromState, toState *timetravel.State
+	changes            []timetravel.Change
+}
+
+func (r diffResult) toJSON() any {
 	data := diffJSON{
-		StreamID: info.StreamID, StreamType: info.StreamType, From: from.String(), To: to.String(),
-		FromVersion: fromState.Version, ToVersion: toState.Version, Changes: make([]diffChangeJSON, len(changes)),
+		StreamID: r.info.StreamID, StreamType: r.info.StreamType, From: r.from.String(), To: r.to.String(),
+		FromVersion: r.fromState.Version, ToVersion: r.toState.Version, Changes: make([]diffChangeJSON, len(r.changes)),
 	}
 	if data.To == "" {
 		data.To = "latest"
 	}
-	for i, ch := range changes {
+	for i, ch := range r.changes {
 		data.Changes[i] = diffChangeJSON{Path: ch.Path, Op: ch.Op, Old: ch.Old, New: ch.New,
 			Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, RecordedAt: ch.RecordedAt}
 	}
+	return data
+}
 
+func (r diffResult) toView(chrome views.Chrome) templ.Component {
+	info, from, to, fromState, toState := r.info, r.from, r.to, r.fromState, r.toState
 	diffPath := streamPath(info.StreamID, "/diff")
 	statePath := streamPath(info.StreamID, "/state")
 	share := diffPath + "?from=" + url.QueryEscape(from.String())
@@ -104,26 +123,25 @@ func (s *Server) showDiff(c echo.Context) error {
 	if fromState.Version > toState.Version {
 		vm.Notice = "From is later than to: the changes read backwards, undoing the events in between."
 	}
-	for i, ch := range changes {
+	for i, ch := range r.changes {
 		if i >= maxDiffRowsPage {
-			vm.Hidden = len(changes) - i
+			vm.Hidden = len(r.changes) - i
 			break
 		}
-		r := views.DiffRow{Path: ch.Path, Op: ch.Op}
+		row := views.DiffRow{Path: ch.Path, Op: ch.Op}
 		if ch.Op != timetravel.ChangeAdd {
-			r.Old = jsonText(ch.Old)
+			row.Old = jsonText(ch.Old)
 		}
 		if ch.Op != timetravel.ChangeRemove {
-			r.New = jsonText(ch.New)
+			row.New = jsonText(ch.New)
 		}
 		if ch.Version > 0 {
 			// A change knows its event's version, not its position: link
 			// to the timeline at that version.
-			r.Blame = &views.BlameVM{Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, At: ch.RecordedAt,
+			row.Blame = &views.BlameVM{Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, At: ch.RecordedAt,
 				EventURL: vm.StreamURL + "?version=" + views.Itoa(ch.Version)}
 		}
-		vm.Rows = append(vm.Rows, r)
+		vm.Rows = append(vm.Rows, row)
 	}
-	title := "Diff of " + info.StreamID
-	return s.render(c, http.StatusOK, data, views.DiffPage(s.chrome(c, title, "streams"), vm))
+	return views.DiffPage(chrome, vm)
 }
