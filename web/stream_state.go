@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
@@ -168,14 +169,35 @@ func (s *Server) showState(c echo.Context) error {
 		return err
 	}
 
-	notice := ""
-	if m.hasVersion && m.version > info.Version {
-		notice = fmt.Sprintf("Version %d is past the stream's last version %d: this is the latest state.", m.version, info.Version)
+	r := stateResult{info: info, moment: m, state: st, fragment: isHTMX(c)}
+	c.Response().Header().Add("Vary", "HX-Request")
+	return s.renderResult(c, http.StatusOK, "State of "+info.StreamID, "streams", r)
+}
+
+// stateResult is what the state page computed: the stream, the moment
+// asked for and the state there. fragment: htmx asked for the timeline's
+// state panel rather than the page.
+type stateResult struct {
+	info     eventstore.StreamInfo
+	moment   moment
+	state    *timetravel.State
+	fragment bool
+}
+
+// notice explains a version past the head.
+func (r stateResult) notice() string {
+	if m := r.moment; m.hasVersion && m.version > r.info.Version {
+		return fmt.Sprintf("Version %d is past the stream's last version %d: this is the latest state.", m.version, r.info.Version)
 	}
+	return ""
+}
+
+func (r stateResult) toJSON() any {
+	info, st, m := r.info, r.state, r.moment
 	data := stateJSON{
 		StreamID: info.StreamID, StreamType: info.StreamType, Version: st.Version, HeadVersion: info.Version,
 		BeforeFirstEvent: st.BeforeFirstEvent(), State: st.Data, Blame: make(map[string]blameJSON, len(st.Blame)),
-		Errors: st.Errors, DroppedErrors: st.DroppedErrors, Notice: notice,
+		Errors: st.Errors, DroppedErrors: st.DroppedErrors, Notice: r.notice(),
 	}
 	if data.Errors == nil {
 		data.Errors = []timetravel.FoldError{}
@@ -191,22 +213,22 @@ func (s *Server) showState(c echo.Context) error {
 		t := m.at
 		data.At = &t
 	}
+	return data
+}
 
-	vm := s.stateVM(info, st, m)
-	vm.Notice = notice
-	if isHTMX(c) && !wantsJSON(c) {
-		vm.Rows, vm.Hidden = stateRows(st, info.StreamID, maxStateRowsFragment)
-		c.Response().Header().Add("Vary", "HX-Request")
-		return s.renderHTML(c, http.StatusOK, views.StateFragment(vm))
+func (r stateResult) toView(chrome views.Chrome) templ.Component {
+	vm := stateVM(r.info, r.state, r.moment)
+	vm.Notice = r.notice()
+	if r.fragment {
+		vm.Rows, vm.Hidden = stateRows(r.state, r.info.StreamID, maxStateRowsFragment)
+		return views.StateFragment(vm)
 	}
-	vm.Rows, vm.Hidden = stateRows(st, info.StreamID, maxStateRowsPage)
-	c.Response().Header().Add("Vary", "HX-Request")
-	title := "State of " + info.StreamID
-	return s.render(c, http.StatusOK, data, views.StatePage(s.chrome(c, title, "streams"), vm))
+	vm.Rows, vm.Hidden = stateRows(r.state, r.info.StreamID, maxStateRowsPage)
+	return views.StatePage(chrome, vm)
 }
 
 // stateVM is everything of the state views but the rows.
-func (s *Server) stateVM(info eventstore.StreamInfo, st *timetravel.State, m moment) views.StateVM {
+func stateVM(info eventstore.StreamInfo, st *timetravel.State, m moment) views.StateVM {
 	statePath := streamPath(info.StreamID, "/state")
 	vm := views.StateVM{
 		StreamID: info.StreamID, StreamType: info.StreamType, StreamURL: streamPath(info.StreamID, ""),
