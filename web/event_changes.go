@@ -33,49 +33,84 @@ type changeRow struct {
 	New  any    `json:"new,omitempty"`
 }
 
-// stepRows folds events (ascending, starting right after st) into st and
-// returns each event's row with what it changed, its fold errors and its
-// upcast payload, plus the same for JSON.
-func (s *Server) stepRows(st *timetravel.State, events []eventstore.Event, showStream bool) ([]views.EventRow, []timelineEvent) {
+// eventStep is one event folded: what it changed in the state, the fold
+// errors it caused and, when upcasters changed it, its upcast payload.
+type eventStep struct {
+	event               *eventstore.Event
+	changes             []timetravel.Change
+	foldErrors          []string
+	upcastPayload       json.RawMessage
+	upcastSchemaVersion int
+}
+
+// eventSteps folds events (ascending, starting right after st) into st; a
+// nil st gives the steps without changes.
+func (s *Server) eventSteps(st *timetravel.State, events []eventstore.Event) []eventStep {
 	f := s.deps.TimeTravel.Folder()
-	rows := make([]views.EventRow, len(events))
-	out := make([]timelineEvent, len(events))
+	steps := make([]eventStep, len(events))
 	for i := range events {
 		ev := &events[i]
-		row := eventRow(ev, showStream)
-		te := timelineEvent{Event: *ev, Changes: []changeRow{}}
+		step := eventStep{event: ev}
 		if st != nil {
 			nErr := len(st.Errors)
-			for _, ch := range f.Step(st, ev) {
-				row.Changes = append(row.Changes, views.Change{
-					Path: ch.Path, Op: ch.Op, Old: jsonText(ch.Old), New: jsonText(ch.New),
-					Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, At: ch.RecordedAt,
-				})
-				te.Changes = append(te.Changes, changeRow{Path: ch.Path, Op: ch.Op, Old: ch.Old, New: ch.New})
-			}
-			var msgs []string
+			step.changes = f.Step(st, ev)
 			for _, fe := range st.Errors[min(nErr, len(st.Errors)):] {
 				if fe.Version == ev.Version {
-					msgs = append(msgs, foldErrorText(fe))
+					step.foldErrors = append(step.foldErrors, foldErrorText(fe))
 				}
-			}
-			if len(msgs) > 0 {
-				row.FoldError = strings.Join(msgs, "; ")
-				te.FoldErrors = msgs
 			}
 		}
 		// The upcast payload is shown only when upcasters changed something.
 		if p, sv, err := f.Upcast(ev); err == nil && sv != max(ev.SchemaVersion, 1) {
-			if pretty := views.PrettyJSON(p); pretty != row.Payload {
-				row.UpcastPayload = pretty
-				te.UpcastPayload = p
-				te.UpcastSchemaVersion = sv
+			if views.PrettyJSON(p) != views.PrettyJSON(ev.Payload) {
+				step.upcastPayload, step.upcastSchemaVersion = p, sv
 			}
 		}
-		rows[i] = row
-		out[i] = te
+		steps[i] = step
 	}
-	return rows, out
+	return steps
+}
+
+// stepJSON is a step as the JSON lists it.
+func stepJSON(step eventStep) timelineEvent {
+	te := timelineEvent{Event: *step.event, Changes: make([]changeRow, len(step.changes)),
+		FoldErrors: step.foldErrors, UpcastPayload: step.upcastPayload, UpcastSchemaVersion: step.upcastSchemaVersion}
+	for i, ch := range step.changes {
+		te.Changes[i] = changeRow{Path: ch.Path, Op: ch.Op, Old: ch.Old, New: ch.New}
+	}
+	return te
+}
+
+func stepsJSON(steps []eventStep) []timelineEvent {
+	out := make([]timelineEvent, len(steps))
+	for i := range steps {
+		out[i] = stepJSON(steps[i])
+	}
+	return out
+}
+
+// stepRow is a step as an event row shows it.
+func stepRow(step eventStep, showStream bool) views.EventRow {
+	row := eventRow(step.event, showStream)
+	for _, ch := range step.changes {
+		row.Changes = append(row.Changes, views.Change{
+			Path: ch.Path, Op: ch.Op, Old: jsonText(ch.Old), New: jsonText(ch.New),
+			Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, At: ch.RecordedAt,
+		})
+	}
+	row.FoldError = strings.Join(step.foldErrors, "; ")
+	if step.upcastPayload != nil {
+		row.UpcastPayload = views.PrettyJSON(step.upcastPayload)
+	}
+	return row
+}
+
+func stepRows(steps []eventStep, showStream bool) []views.EventRow {
+	out := make([]views.EventRow, len(steps))
+	for i := range steps {
+		out[i] = stepRow(steps[i], showStream)
+	}
+	return out
 }
 
 // timelineEvent is one event of the timeline in JSON, with its changes.

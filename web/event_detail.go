@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
@@ -47,10 +48,9 @@ func (s *Server) showEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	row := eventRow(&ev, true)
 	var correlated []eventstore.Event
-	if row.CorrelationID != "" {
-		if correlated, err = s.deps.Store.Correlated(ctx, row.CorrelationID, 0); err != nil {
+	if id := ev.Meta().CorrelationID; id != "" {
+		if correlated, err = s.deps.Store.Correlated(ctx, id, 0); err != nil {
 			return err
 		}
 	}
@@ -67,28 +67,49 @@ func (s *Server) showEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, tev := s.stepRows(st, []eventstore.Event{ev}, true)
+	r := eventDetailResult{step: s.eventSteps(st, []eventstore.Event{ev})[0],
+		causes: causes, effects: effects, correlated: correlated, truncated: truncated}
+	return s.renderResult(c, http.StatusOK, "Event #"+views.I64(ev.Position), "events", r)
+}
 
-	data := eventDetailJSON{timelineEvent: tev[0], Causes: causes, Effects: effects, Correlated: correlated, CorrelatedTruncated: truncated}
+// eventDetailResult is what the event page computed: the event folded on
+// its stream, its causation chain both ways and its correlated events
+// (truncated: more than eventstore.MaxCorrelated).
+type eventDetailResult struct {
+	step            eventStep
+	causes, effects []eventstore.CausedEvent
+	correlated      []eventstore.Event
+	truncated       bool
+}
+
+func (r eventDetailResult) toJSON() any {
+	data := eventDetailJSON{timelineEvent: stepJSON(r.step), Causes: r.causes, Effects: r.effects,
+		Correlated: r.correlated, CorrelatedTruncated: r.truncated}
 	if data.Correlated == nil {
 		data.Correlated = []eventstore.Event{}
 	}
-	vm := views.EventDetailVM{Row: rows[0], EventID: ev.EventID, CorrelationID: row.CorrelationID, CorrelatedTruncated: truncated}
+	return data
+}
+
+func (r eventDetailResult) toView(chrome views.Chrome) templ.Component {
+	ev := r.step.event
+	vm := views.EventDetailVM{Row: stepRow(r.step, true), EventID: ev.EventID, CorrelatedTruncated: r.truncated}
+	vm.CorrelationID = vm.Row.CorrelationID
 	vm.Row.ShowStream = true
 	vm.Row.Expanded = true // the page is about this event: show its payload
-	for i := len(causes) - 1; i >= 0; i-- {
-		vm.Causes = append(vm.Causes, chainItem(&causes[i].Event, causes[i].Depth, false))
+	for i := len(r.causes) - 1; i >= 0; i-- {
+		vm.Causes = append(vm.Causes, chainItem(&r.causes[i].Event, r.causes[i].Depth, false))
 	}
-	for i := range effects {
-		vm.Effects = append(vm.Effects, chainItem(&effects[i].Event, effects[i].Depth, false))
+	for i := range r.effects {
+		vm.Effects = append(vm.Effects, chainItem(&r.effects[i].Event, r.effects[i].Depth, false))
 	}
 	streams := map[string]bool{}
-	for i := range correlated {
-		streams[correlated[i].StreamID] = true
-		vm.Correlated = append(vm.Correlated, chainItem(&correlated[i], 0, correlated[i].Position == ev.Position))
+	for i := range r.correlated {
+		streams[r.correlated[i].StreamID] = true
+		vm.Correlated = append(vm.Correlated, chainItem(&r.correlated[i], 0, r.correlated[i].Position == ev.Position))
 	}
 	vm.CorrelatedStreams = len(streams)
-	return s.render(c, http.StatusOK, data, views.EventDetailPage(s.chrome(c, "Event #"+views.I64(ev.Position), "events"), vm))
+	return views.EventDetailPage(chrome, vm)
 }
 
 func chainItem(e *eventstore.Event, depth int, self bool) views.ChainItem {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
@@ -72,29 +73,14 @@ func (s *Server) showTimeline(c echo.Context) error {
 		return err
 	}
 
-	vm := views.TimelineVM{
-		StreamID: info.StreamID, StreamType: info.StreamType, Version: info.Version,
-		FirstAt: info.FirstAt, LastAt: info.LastAt,
-		StateURL:   streamPath(id, "/state"),
-		ExportCSV:  streamPath(id, "/export.csv"),
-		ExportJSON: streamPath(id, "/export.json"),
-		DiffURL:    streamPath(id, "/diff") + "?from=v:1&to=v:" + views.Itoa(info.Version),
-		LiveURL:    "/live/events?stream_id=" + url.QueryEscape(id),
-	}
-	if version > 0 {
-		vm.JumpVersion = views.Itoa(version)
-	}
-	if hasAt {
-		vm.JumpAt = formValue(at)
-	}
-
+	r := timelineResult{info: info, version: version, at: at, hasAt: hasAt, limit: limit}
 	q := eventstore.StreamQuery{StreamID: id, Limit: limit}
 	switch {
 	case version > 0:
 		if version > info.Version {
 			return badRequest("version", "%d is past the stream's last version %d", version, info.Version)
 		}
-		q.After, vm.Highlight = version-1, version
+		q.After, r.highlight = version-1, version
 	case hasAt:
 		// One backward probe of the (stream_id, recorded_at) index.
 		v, err := s.deps.Store.VersionAt(ctx, id, at)
@@ -102,10 +88,10 @@ func (s *Server) showTimeline(c echo.Context) error {
 			return err
 		}
 		if v == 0 {
-			vm.Notice = fmt.Sprintf("No event was recorded at or before %s: the stream starts at %s. Showing its first events.",
+			r.notice = fmt.Sprintf("No event was recorded at or before %s: the stream starts at %s. Showing its first events.",
 				at.Format(time.RFC3339), info.FirstAt.UTC().Format(time.RFC3339))
 		} else {
-			q.After, vm.Highlight = v-1, v
+			q.After, r.highlight = v-1, v
 		}
 	case before > 0:
 		q.Backward, q.Before = true, before
@@ -121,31 +107,78 @@ func (s *Server) showTimeline(c echo.Context) error {
 	if q.Backward {
 		slices.Reverse(events)
 	}
-
-	data := timelineJSON{Stream: info, Notice: vm.Notice, Events: []timelineEvent{}}
-	first, last := 0, 0
 	if len(events) > 0 {
-		first, last = events[0].Version, events[len(events)-1].Version
-		st, err := s.stateAfter(ctx, info, first-1)
+		st, err := s.stateAfter(ctx, info, events[0].Version-1)
 		if err != nil {
 			return err
 		}
-		vm.Rows, data.Events = s.stepRows(st, events, false)
+		r.steps = s.eventSteps(st, events)
 	}
+	return s.renderResult(c, http.StatusOK, info.StreamID, "streams", r)
+}
+
+// timelineResult is what the timeline computed: a page of the stream's
+// events folded, and the jump (version or time) that chose it.
+type timelineResult struct {
+	info      eventstore.StreamInfo
+	steps     []eventStep
+	version   int // ?version, 0 when not given
+	at        time.Time
+	hasAt     bool
+	limit     int
+	highlight int // the version jumped to, 0 for none
+	notice    string
+}
+
+// bounds are the first and last versions of the page (0, 0 when empty).
+func (r timelineResult) bounds() (first, last int) {
+	if len(r.steps) == 0 {
+		return 0, 0
+	}
+	return r.steps[0].event.Version, r.steps[len(r.steps)-1].event.Version
+}
+
+func (r timelineResult) toJSON() any {
+	data := timelineJSON{Stream: r.info, Notice: r.notice, Events: stepsJSON(r.steps)}
+	first, last := r.bounds()
+	if first > 1 {
+		data.Prev = &first
+	}
+	if last > 0 && last < r.info.Version {
+		data.Next = &last
+	}
+	return data
+}
+
+func (r timelineResult) toView(chrome views.Chrome) templ.Component {
+	info, id := r.info, r.info.StreamID
+	vm := views.TimelineVM{
+		StreamID: info.StreamID, StreamType: info.StreamType, Version: info.Version,
+		FirstAt: info.FirstAt, LastAt: info.LastAt,
+		StateURL:   streamPath(id, "/state"),
+		ExportCSV:  streamPath(id, "/export.csv"),
+		ExportJSON: streamPath(id, "/export.json"),
+		DiffURL:    streamPath(id, "/diff") + "?from=v:1&to=v:" + views.Itoa(info.Version),
+		LiveURL:    "/live/events?stream_id=" + url.QueryEscape(id),
+		Highlight:  r.highlight, Notice: r.notice, Rows: stepRows(r.steps, false),
+	}
+	if r.version > 0 {
+		vm.JumpVersion = views.Itoa(r.version)
+	}
+	if r.hasAt {
+		vm.JumpAt = formValue(r.at)
+	}
+	first, last := r.bounds()
 	self := streamPath(id, "")
 	extra := ""
-	if limit != pageSize {
-		extra = "&limit=" + views.Itoa(limit)
+	if r.limit != pageSize {
+		extra = "&limit=" + views.Itoa(r.limit)
 	}
 	if first > 1 {
-		p := first
-		data.Prev = &p
 		vm.OlderURL = self + "?before=" + views.Itoa(first) + extra
 		vm.FirstURL = self + "?after=0" + extra
 	}
 	if last > 0 && last < info.Version {
-		n := last
-		data.Next = &n
 		vm.NewerURL = self + "?after=" + views.Itoa(last) + extra
 		vm.LatestURL = self
 		if extra != "" {
@@ -161,5 +194,5 @@ func (s *Server) showTimeline(c echo.Context) error {
 	} else if last > 0 {
 		vm.SliderVersion = last
 	}
-	return s.render(c, http.StatusOK, data, views.TimelinePage(s.chrome(c, info.StreamID, "streams"), vm))
+	return views.TimelinePage(chrome, vm)
 }
