@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
@@ -94,55 +95,81 @@ func (s *Server) listEvents(c echo.Context) error {
 	if after > 0 {
 		slices.Reverse(events) // shown newest first
 	}
-	hasNewer := before > 0 || (after > 0 && more)
-	hasOlder := (after == 0 && more) || after > 0
+	r := eventsResult{filters: f, events: events, limit: limit, paged: before > 0 || after > 0,
+		hasNewer: before > 0 || (after > 0 && more), hasOlder: (after == 0 && more) || after > 0}
+	return s.renderResult(c, http.StatusOK, "Events", "events", r)
+}
 
-	data := eventsJSON{Filters: f, Events: events}
+// eventsResult is what the global log computed: one page of events, newest
+// first, and whether pages lie either side of it. paged: a cursor was
+// given (this is not the newest page).
+type eventsResult struct {
+	filters            logFilters
+	events             []eventstore.Event
+	limit              int
+	paged              bool
+	hasNewer, hasOlder bool
+}
+
+func (r eventsResult) toJSON() any {
+	data := eventsJSON{Filters: r.filters, Events: r.events}
 	if data.Events == nil {
 		data.Events = []eventstore.Event{}
 	}
+	if n := len(r.events); n > 0 {
+		if r.hasOlder {
+			data.Next = &r.events[n-1].Position
+		}
+		if r.hasNewer {
+			data.Prev = &r.events[0].Position
+		}
+	}
+	return data
+}
+
+// link is this log's URL with the same filters and limit, at a cursor
+// (key "" for the newest page).
+func (r eventsResult) link(key string, pos int64) string {
+	q := r.filters.query()
+	if key != "" {
+		q.Set(key, views.I64(pos))
+	}
+	if r.limit != pageSize {
+		q.Set("limit", views.Itoa(r.limit))
+	}
+	if len(q) == 0 {
+		return "/events"
+	}
+	return "/events?" + q.Encode()
+}
+
+func (r eventsResult) toView(chrome views.Chrome) templ.Component {
+	f, events := r.filters, r.events
 	vm := views.EventsVM{
 		StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor, CorrelationID: f.CorrelationID,
 		From: formValue(f.From), To: formValue(f.To), Filtered: f != logFilters{},
 		Rows: eventRows(events, true),
 	}
-	link := func(key string, pos int64) string {
-		q := f.query()
-		if key != "" {
-			q.Set(key, views.I64(pos))
-		}
-		if limit != pageSize {
-			q.Set("limit", views.Itoa(limit))
-		}
-		if len(q) == 0 {
-			return "/events"
-		}
-		return "/events?" + q.Encode()
-	}
 	if len(events) > 0 {
-		if hasOlder {
-			p := events[len(events)-1].Position
-			data.Next = &p
-			vm.OlderURL = link("before", p)
+		if r.hasOlder {
+			vm.OlderURL = r.link("before", events[len(events)-1].Position)
 		}
-		if hasNewer {
-			p := events[0].Position
-			data.Prev = &p
-			vm.NewerURL = link("after", p)
-			vm.NewestURL = link("", 0)
+		if r.hasNewer {
+			vm.NewerURL = r.link("after", events[0].Position)
+			vm.NewestURL = r.link("", 0)
 		}
-	} else if before > 0 || after > 0 {
-		vm.NewestURL = link("", 0)
+	} else if r.paged {
+		vm.NewestURL = r.link("", 0)
 	}
 	// The live feed filters by stream, stream type and event type only: a
 	// page filtered on anything else, or ending in the past, stays still
 	// rather than receive events it would not list.
-	if before == 0 && after == 0 && f.Actor == "" && f.CorrelationID == "" && f.To.IsZero() {
+	if !r.paged && f.Actor == "" && f.CorrelationID == "" && f.To.IsZero() {
 		vm.Live = true
 		vm.LiveURL = "/live/events"
 		if q := f.query().Encode(); q != "" {
 			vm.LiveURL += "?" + q
 		}
 	}
-	return s.render(c, http.StatusOK, data, views.EventsPage(s.chrome(c, "Events", "events"), vm))
+	return views.EventsPage(chrome, vm)
 }
