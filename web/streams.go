@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
@@ -95,29 +96,54 @@ func (s *Server) listStreams(c echo.Context) error {
 		return err
 	}
 
-	data := streamsJSON{Filters: f, Streams: page.Streams, Partial: page.Partial}
+	r := streamsResult{filters: f, page: page, limit: limit, paged: after != "" || before != ""}
+	return s.renderResult(c, http.StatusOK, "Streams", "streams", r)
+}
+
+// streamsResult is what the stream search computed: one page of matching
+// streams. paged: a cursor was given (this is not the first page).
+type streamsResult struct {
+	filters streamFilters
+	page    eventstore.StreamPage
+	limit   int
+	paged   bool
+}
+
+func (r streamsResult) toJSON() any {
+	data := streamsJSON{Filters: r.filters, Streams: r.page.Streams, Partial: r.page.Partial}
+	if r.page.Next != "" {
+		data.Next = &r.page.Next
+	}
+	if r.page.Prev != "" {
+		data.Prev = &r.page.Prev
+	}
+	return data
+}
+
+// link is this search's URL with the same filters and limit at a cursor.
+func (r streamsResult) link(key, cursor string) string {
+	q := r.filters.query()
+	q.Set(key, cursor)
+	if r.limit != pageSize {
+		q.Set("limit", views.Itoa(r.limit))
+	}
+	return "/streams?" + q.Encode()
+}
+
+func (r streamsResult) toView(chrome views.Chrome) templ.Component {
+	f, page := r.filters, r.page
 	vm := views.StreamsVM{
 		Q: f.Prefix, Type: f.StreamType, EventType: f.EventType, Actor: f.Actor, CorrelationID: f.CorrelationID,
 		From: formValue(f.From), To: formValue(f.To), Partial: page.Partial,
 		Filtered: f != streamFilters{},
 	}
-	link := func(key, cursor string) string {
-		q := f.query()
-		q.Set(key, cursor)
-		if limit != pageSize {
-			q.Set("limit", views.Itoa(limit))
-		}
-		return "/streams?" + q.Encode()
-	}
 	if page.Next != "" {
-		data.Next = &page.Next
-		vm.NextURL = link("after", page.Next)
+		vm.NextURL = r.link("after", page.Next)
 	}
 	if page.Prev != "" {
-		data.Prev = &page.Prev
-		vm.PrevURL = link("before", page.Prev)
+		vm.PrevURL = r.link("before", page.Prev)
 	}
-	if after != "" || before != "" {
+	if r.paged {
 		vm.FirstURL = "/streams"
 		if q := f.query().Encode(); q != "" {
 			vm.FirstURL += "?" + q
@@ -129,7 +155,7 @@ func (s *Server) listStreams(c echo.Context) error {
 			FirstAt: si.FirstAt, LastAt: si.LastAt, LastType: si.LastType,
 		})
 	}
-	return s.render(c, http.StatusOK, data, views.StreamsPage(s.chrome(c, "Streams", "streams"), vm))
+	return views.StreamsPage(chrome, vm)
 }
 
 // formValue renders a time for a datetime-local input (UTC).
