@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
@@ -16,12 +17,13 @@ type overviewJSON struct {
 	Events      int64                  `json:"events"`
 	Streams     int64                  `json:"streams"`
 	EventTypes  int                    `json:"event_types"`
-	StreamTypes []streamTypeJSON       `json:"stream_types"`
+	StreamTypes []streamTypeTotal      `json:"stream_types"`
 	Counts      []eventstore.TypeCount `json:"counts"`
 	Newest      []eventstore.Event     `json:"newest"`
 }
 
-type streamTypeJSON struct {
+// streamTypeTotal is one stream type's totals.
+type streamTypeTotal struct {
 	StreamType string `json:"stream_type"`
 	Streams    int64  `json:"streams"`
 	Events     int64  `json:"events"`
@@ -44,47 +46,73 @@ func (s *Server) showOverview(c echo.Context) error {
 		return err
 	}
 
-	data := overviewJSON{Head: head, Counts: counts, Newest: newest}
+	return s.renderResult(c, http.StatusOK, "Overview", "overview", overviewOf(head, counts, newest))
+}
+
+// overviewResult is what the overview computed: the head, the counters,
+// their totals (overall and by stream type, most events first) and the
+// newest events.
+type overviewResult struct {
+	head        eventstore.Head
+	counts      []eventstore.TypeCount
+	newest      []eventstore.Event
+	events      int64
+	streams     int64
+	eventTypes  int
+	streamTypes []streamTypeTotal
+}
+
+// overviewOf totals the counters.
+func overviewOf(head eventstore.Head, counts []eventstore.TypeCount, newest []eventstore.Event) overviewResult {
+	r := overviewResult{head: head, counts: counts, newest: newest, streamTypes: []streamTypeTotal{}}
+	byType := map[string]*streamTypeTotal{}
+	eventTypes := map[string]bool{}
+	for _, tc := range counts {
+		r.events += tc.Events
+		r.streams += tc.Streams
+		eventTypes[tc.EventType] = true
+		st := byType[tc.StreamType]
+		if st == nil {
+			st = &streamTypeTotal{StreamType: tc.StreamType}
+			byType[tc.StreamType] = st
+		}
+		st.Streams += tc.Streams
+		st.Events += tc.Events
+	}
+	r.eventTypes = len(eventTypes)
+	for _, st := range byType {
+		r.streamTypes = append(r.streamTypes, *st)
+	}
+	sort.Slice(r.streamTypes, func(i, j int) bool { return r.streamTypes[i].Events > r.streamTypes[j].Events })
+	return r
+}
+
+func (r overviewResult) toJSON() any {
+	data := overviewJSON{Head: r.head, Counts: r.counts, Newest: r.newest, Events: r.events, Streams: r.streams,
+		EventTypes: r.eventTypes, StreamTypes: r.streamTypes}
 	if data.Counts == nil {
 		data.Counts = []eventstore.TypeCount{}
 	}
 	if data.Newest == nil {
 		data.Newest = []eventstore.Event{}
 	}
-	byType := map[string]*streamTypeJSON{}
-	eventTypes := map[string]bool{}
-	for _, tc := range counts {
-		data.Events += tc.Events
-		data.Streams += tc.Streams
-		eventTypes[tc.EventType] = true
-		st := byType[tc.StreamType]
-		if st == nil {
-			st = &streamTypeJSON{StreamType: tc.StreamType}
-			byType[tc.StreamType] = st
-		}
-		st.Streams += tc.Streams
-		st.Events += tc.Events
-	}
-	data.EventTypes = len(eventTypes)
-	data.StreamTypes = []streamTypeJSON{}
-	for _, st := range byType {
-		data.StreamTypes = append(data.StreamTypes, *st)
-	}
-	sort.Slice(data.StreamTypes, func(i, j int) bool { return data.StreamTypes[i].Events > data.StreamTypes[j].Events })
+	return data
+}
 
+func (r overviewResult) toView(chrome views.Chrome) templ.Component {
 	vm := views.OverviewVM{
-		HeadPosition: head.Position,
-		HeadAt:       head.RecordedAt,
-		Events:       data.Events,
-		Streams:      data.Streams,
-		EventTypes:   data.EventTypes,
-		Newest:       eventRows(newest, true),
+		HeadPosition: r.head.Position,
+		HeadAt:       r.head.RecordedAt,
+		Events:       r.events,
+		Streams:      r.streams,
+		EventTypes:   r.eventTypes,
+		Newest:       eventRows(r.newest, true),
 	}
-	for _, st := range data.StreamTypes {
+	for _, st := range r.streamTypes {
 		vm.StreamTypes = append(vm.StreamTypes, views.TypeTotal{StreamType: st.StreamType, Streams: st.Streams, Events: st.Events})
 	}
-	for _, tc := range counts {
+	for _, tc := range r.counts {
 		vm.Counts = append(vm.Counts, views.TypeCount{StreamType: tc.StreamType, EventType: tc.EventType, Events: tc.Events})
 	}
-	return s.render(c, http.StatusOK, data, views.OverviewPage(s.chrome(c, "Overview", "overview"), vm))
+	return views.OverviewPage(chrome, vm)
 }
