@@ -110,7 +110,7 @@ func (s *Server) eachExportPage(c echo.Context, r exportRequest, fn func([]event
 
 // windowState is the stream's state at the window's end.
 func (s *Server) windowState(c echo.Context, r exportRequest) (exportState, error) {
-	p := timetravel.Point{} // no end: the latest
+	p := timetravel.Latest() // no end
 	if !r.to.IsZero() {
 		p = timetravel.AtTime(r.to)
 	}
