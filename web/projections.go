@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/projections"
@@ -44,21 +45,47 @@ func (s *Server) showProjections(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if wantsJSON(c) {
-		return s.render(c, http.StatusOK, ov, nil)
+	r := projectionsResult{ov: ov, fragment: frag == "panels", liveURL: s.deps.ProjectionsLiveURL,
+		poll: s.deps.ProjectionsPoll, thresholds: s.deps.Projections.Thresholds(), hasDrift: map[string]bool{}}
+	if !wantsJSON(c) {
+		// Only the page draws sparklines: the JSON, polled by scripts,
+		// costs no history query.
+		if r.history, err = s.deps.Projections.History(ctx, "", ov.At.Add(-sparklineWindow), sparklineBucket); err != nil {
+			return err
+		}
+		for i := range ov.Projections {
+			r.hasDrift[ov.Projections[i].Name] = s.hasDrift(ov.Projections[i].Name)
+		}
+		if r.fragment {
+			// The fragment never caches: it is the live view.
+			c.Response().Header().Set("Cache-Control", "no-store")
+		}
 	}
-	vm, err := s.projectionsVM(ctx, ov)
-	if err != nil {
-		return err
-	}
-	if frag == "panels" {
-		// The fragment never caches: it is the live view.
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return s.renderHTML(c, http.StatusOK, views.ProjectionPanels(vm))
+	return s.renderResult(c, http.StatusOK, "Projections", "projections", r)
+}
+
+// projectionsResult is what the projections page computed: the monitor's
+// overview and, for the page, the last hour of history and which
+// projections have a drift mapping. fragment: the live panels alone.
+type projectionsResult struct {
+	ov         *projections.Overview
+	history    map[string][]projections.HistoryPoint
+	hasDrift   map[string]bool
+	thresholds projections.Thresholds
+	liveURL    string
+	poll       time.Duration
+	fragment   bool
+}
+
+func (r projectionsResult) toJSON() any { return r.ov }
+
+func (r projectionsResult) toView(ch views.Chrome) templ.Component {
+	vm := r.viewModel()
+	if r.fragment {
+		return views.ProjectionPanels(vm)
 	}
 	// The panels list every alert already: the header keeps only the
 	// banners of other features (tamper alerts).
-	ch := s.chrome(c, "Projections", "projections")
 	kept := ch.Banners[:0]
 	for _, b := range ch.Banners {
 		if !strings.HasPrefix(b.Href, "/projections") {
@@ -66,32 +93,27 @@ func (s *Server) showProjections(c echo.Context) error {
 		}
 	}
 	ch.Banners = kept
-	return s.render(c, http.StatusOK, ov, views.ProjectionsPage(ch, vm))
+	return views.ProjectionsPage(ch, vm)
 }
 
-// projectionsVM builds the page's view model, with the sparklines of the
-// last hour (one query for all projections).
-func (s *Server) projectionsVM(ctx context.Context, ov *projections.Overview) (views.ProjectionsVM, error) {
-	mon := s.deps.Projections
-	hist, err := mon.History(ctx, "", ov.At.Add(-sparklineWindow), sparklineBucket)
-	if err != nil {
-		return views.ProjectionsVM{}, err
-	}
-	th := mon.Thresholds()
+// viewModel is the panels' view model, with the sparklines of the last hour.
+func (r projectionsResult) viewModel() views.ProjectionsVM {
+	ov, th := r.ov, r.thresholds
 	vm := views.ProjectionsVM{
 		HeadPosition: ov.Head.Position,
 		HeadAt:       ov.Head.RecordedAt,
 		SlotsError:   ov.SlotsError,
-		LiveURL:      s.deps.ProjectionsLiveURL,
+		LiveURL:      r.liveURL,
 		Poll:         "1s",
 		Thresholds: fmt.Sprintf("stalled after %s without progress · warn at %s positions, %s behind, %s WAL retained",
 			th.StallAfter, views.Thousands(th.LagEvents), views.Seconds(th.LagSeconds), projections.Bytes(th.RetainedWAL)),
 	}
-	if p := s.deps.ProjectionsPoll; p > 0 {
-		vm.Poll = fmt.Sprintf("%dms", p.Milliseconds())
+	if r.poll > 0 {
+		vm.Poll = fmt.Sprintf("%dms", r.poll.Milliseconds())
 	}
 	for i := range ov.Projections {
-		vm.Panels = append(vm.Panels, s.panel(&ov.Projections[i], ov.At, hist[ov.Projections[i].Name], 260, 44))
+		name := ov.Projections[i].Name
+		vm.Panels = append(vm.Panels, panel(&ov.Projections[i], ov.At, r.history[name], r.hasDrift[name], 260, 44))
 	}
 	for _, a := range ov.Alerts {
 		vm.Alerts = append(vm.Alerts, projectionAlert(a))
@@ -113,11 +135,21 @@ func (s *Server) projectionsVM(ctx context.Context, ov *projections.Overview) (v
 		}
 		vm.Slots = append(vm.Slots, p)
 	}
-	return vm, nil
+	return vm
+}
+
+// hasDrift reports whether the projection has a drift mapping (its panel
+// links to the drift check).
+func (s *Server) hasDrift(name string) bool {
+	if s.deps.Drift == nil {
+		return false
+	}
+	_, err := s.deps.Drift.Mapping(name)
+	return err == nil
 }
 
 // panel turns a computed projection into its card.
-func (s *Server) panel(p *projections.Projection, now time.Time, hist []projections.HistoryPoint, w, h int) views.ProjectionPanel {
+func panel(p *projections.Projection, now time.Time, hist []projections.HistoryPoint, hasDrift bool, w, h int) views.ProjectionPanel {
 	vp := views.ProjectionPanel{
 		Name:         p.Name,
 		Status:       string(p.Status),
@@ -158,10 +190,7 @@ func (s *Server) panel(p *projections.Projection, now time.Time, hist []projecti
 	for _, a := range p.Alerts {
 		vp.Alerts = append(vp.Alerts, projectionAlert(a))
 	}
-	if s.deps.Drift != nil {
-		_, err := s.deps.Drift.Mapping(p.Name)
-		vp.HasDrift = err == nil
-	}
+	vp.HasDrift = hasDrift
 	values := make([]float64, len(hist))
 	for i, pt := range hist {
 		values[i] = float64(pt.LagEvents)
@@ -216,7 +245,7 @@ func (s *Server) showProjection(c echo.Context) error {
 		return s.render(c, http.StatusOK, projectionDetailJSON{Projection: p, Window: window, History: points, Unprocessed: next}, nil)
 	}
 	vm := views.ProjectionDetailVM{
-		Panel:        s.panel(p, now, hist[name], 300, 44),
+		Panel:        panel(p, now, hist[name], s.hasDrift(name), 300, 44),
 		Window:       window,
 		Windows:      []string{"15m", "1h", "24h"},
 		Unprocessed:  eventRows(next, true),
