@@ -11,6 +11,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/views"
 )
@@ -237,31 +238,51 @@ func (s *Server) showProjection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if wantsJSON(c) {
-		points := hist[name]
-		if points == nil {
-			points = []projections.HistoryPoint{}
-		}
-		return s.render(c, http.StatusOK, projectionDetailJSON{Projection: p, Window: window, History: points, Unprocessed: next}, nil)
+	r := projectionDetailResult{projection: p, head: head, now: now, window: window, history: hist[name],
+		unprocessed: next, hasDrift: s.hasDrift(name)}
+	return s.renderResult(c, http.StatusOK, name+" · Projections", "projections", r)
+}
+
+// projectionDetailResult is what a projection's page computed: the
+// projection, its history over the window and the events it has yet to
+// process.
+type projectionDetailResult struct {
+	projection  *projections.Projection
+	head        eventstore.Head
+	now         time.Time
+	window      string
+	history     []projections.HistoryPoint
+	unprocessed []eventstore.Event
+	hasDrift    bool
+}
+
+func (r projectionDetailResult) toJSON() any {
+	points := r.history
+	if points == nil {
+		points = []projections.HistoryPoint{}
 	}
+	return projectionDetailJSON{Projection: r.projection, Window: r.window, History: points, Unprocessed: r.unprocessed}
+}
+
+func (r projectionDetailResult) toView(ch views.Chrome) templ.Component {
 	vm := views.ProjectionDetailVM{
-		Panel:        panel(p, now, hist[name], s.hasDrift(name), 300, 44),
-		Window:       window,
+		Panel:        panel(r.projection, r.now, r.history, r.hasDrift, 300, 44),
+		Window:       r.window,
 		Windows:      []string{"15m", "1h", "24h"},
-		Unprocessed:  eventRows(next, true),
-		HeadPosition: head.Position,
+		Unprocessed:  eventRows(r.unprocessed, true),
+		HeadPosition: r.head.Position,
 	}
-	values := make([]float64, len(hist[name]))
+	values := make([]float64, len(r.history))
 	var hi int64
-	for i, pt := range hist[name] {
+	for i, pt := range r.history {
 		values[i] = float64(pt.LagEvents)
 		hi = max(hi, pt.LagEvents)
 	}
 	vm.Chart = views.Chart{Line: views.NewSparkline(values, 720, 180), YMax: views.Thousands(hi), Points: len(values)}
-	if len(hist[name]) > 0 {
-		vm.Chart.From, vm.Chart.To = hist[name][0].At, hist[name][len(hist[name])-1].At
+	if n := len(r.history); n > 0 {
+		vm.Chart.From, vm.Chart.To = r.history[0].At, r.history[n-1].At
 	}
-	return s.renderHTML(c, http.StatusOK, views.ProjectionDetailPage(s.chrome(c, name+" · Projections", "projections"), vm))
+	return views.ProjectionDetailPage(ch, vm)
 }
 
 type projectionDetailJSON struct {
