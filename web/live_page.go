@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/live"
@@ -77,7 +78,7 @@ func (s *Server) showLive(c echo.Context) error {
 		vm.Stats.Subscribers = s.deps.LiveHub.Stats().Subscribers
 		vm.Stats.EventsPerSecond = "0.0"
 	}
-	return s.render(c, http.StatusOK, data, views.LivePage(s.chrome(c, "Live", "live"), vm))
+	return s.renderResult(c, http.StatusOK, "Live", "live", liveResult{data: data, vm: vm})
 }
 
 // showAlerts is GET /alerts: the tamper alerts, newest first.
@@ -97,7 +98,7 @@ func (s *Server) showAlerts(c echo.Context) error {
 		vm.Alerts = append(vm.Alerts, views.AlertVM{ID: a.ID, Kind: a.Kind, CommitLSN: a.CommitLSN, Rows: a.Rows,
 			Positions: a.Positions, CommittedAt: a.CommittedAt, DetectedAt: a.DetectedAt})
 	}
-	return s.render(c, http.StatusOK, map[string]any{"alerts": alerts}, views.AlertsPage(s.chrome(c, "Tamper alerts", ""), vm))
+	return s.renderResult(c, http.StatusOK, "Tamper alerts", "", alertsResult{alerts: alerts, vm: vm})
 }
 
 // alertBanner is how one tamper alert reads in a page header.
@@ -129,4 +130,24 @@ func AlertBanners(alerts *live.Alerts) BannerSource {
 		}
 		return []views.Banner{b}, nil
 	}
+}
+
+// liveResult is /live's page result.
+type liveResult struct {
+	data liveJSON
+	vm   views.LiveVM
+}
+
+func (r liveResult) toJSON() any                            { return r.data }
+func (r liveResult) toView(ch views.Chrome) templ.Component { return views.LivePage(ch, r.vm) }
+
+// alertsResult is /alerts' page result.
+type alertsResult struct {
+	alerts []live.Alert
+	vm     views.AlertsVM
+}
+
+func (r alertsResult) toJSON() any { return map[string]any{"alerts": r.alerts} }
+func (r alertsResult) toView(ch views.Chrome) templ.Component {
+	return views.AlertsPage(ch, r.vm)
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/projections"
@@ -60,9 +61,7 @@ func (s *Server) showDrift(c echo.Context) error {
 	for _, p := range m.Pointers() {
 		vm.Fields = append(vm.Fields, views.DriftField{Pointer: p, Column: m.Fields[p]})
 	}
-	ch := s.chrome(c, name+" drift · Projections", "projections")
-	vm.CSRFToken = ch.CSRFToken
-	return s.render(c, http.StatusOK, rep, views.DriftPage(ch, vm))
+	return s.renderResult(c, http.StatusOK, name+" drift · Projections", "projections", driftResult{report: rep, vm: vm})
 }
 
 type driftJobCreated struct {
@@ -125,4 +124,17 @@ func (s *Server) showDriftJob(c echo.Context) error {
 		return s.renderHTML(c, http.StatusOK, views.DriftJobProgress(vm))
 	}
 	return s.renderHTML(c, http.StatusOK, views.DriftJobPage(s.chrome(c, name+" drift check · Projections", "projections"), vm))
+}
+
+// driftResult is a drift page's result: the report as JSON, or the page
+// (whose "check all" form carries the layout's CSRF token).
+type driftResult struct {
+	report any
+	vm     views.DriftVM
+}
+
+func (r driftResult) toJSON() any { return r.report }
+func (r driftResult) toView(ch views.Chrome) templ.Component {
+	r.vm.CSRFToken = ch.CSRFToken
+	return views.DriftPage(ch, r.vm)
 }

@@ -30,7 +30,8 @@ func (s *Server) showStreamProjections(c echo.Context) error {
 		return err
 	}
 	if wantsJSON(c) {
-		return s.render(c, http.StatusOK, streamProjectionsJSON{StreamID: id, Projections: st}, nil)
+		c.Response().Header().Add("Vary", "Accept")
+		return c.JSON(http.StatusOK, streamProjectionsJSON{StreamID: id, Projections: st})
 	}
 	vm := views.StreamProjectionsVM{StreamID: id}
 	for _, p := range st {

@@ -24,16 +24,6 @@ func wantsJSON(c echo.Context) bool {
 	return h < 0 || j < h
 }
 
-// render is the one way handlers answer: the same data as JSON for scripts,
-// or the page for people. page may be nil for JSON-only endpoints.
-func (s *Server) render(c echo.Context, status int, data any, page templ.Component) error {
-	c.Response().Header().Add("Vary", "Accept")
-	if wantsJSON(c) || page == nil {
-		return c.JSON(status, data)
-	}
-	return s.renderHTML(c, status, page)
-}
-
 // pageResult is what one page handler computed, once: the page's two
 // answers are mappings of it, so JSON and HTML cannot drift apart.
 type pageResult interface {
@@ -43,7 +33,7 @@ type pageResult interface {
 	toView(ch views.Chrome) templ.Component
 }
 
-// renderResult answers with r mapped to JSON or to the page (titled title,
+// renderResult is the one way pages answer: r mapped to JSON or to the page (titled title,
 // with nav active), building only the mapping the client asked for.
 func (s *Server) renderResult(c echo.Context, status int, title, nav string, r pageResult) error {
 	c.Response().Header().Add("Vary", "Accept")
