@@ -71,6 +71,7 @@ func (s *Server) liveEvents(c echo.Context) error {
 	}
 	out := s.openSSE(c)
 	if err != nil { // ErrResync
+		s.metrics.resyncs.Inc()
 		_ = out.write(resyncFrame)
 		out.close()
 		return nil
@@ -251,6 +252,7 @@ func (f *sseFeed) run() {
 			return
 		case <-sub.Done():
 			if sub.Reason() == live.ReasonSlow {
+				s.metrics.resyncs.Inc()
 				_ = out.write(resyncFrame)
 				_ = out.flush()
 			}

@@ -20,6 +20,7 @@ func (s *Server) middleware() {
 	}))
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
+	e.Use(s.metrics.observe)
 	e.Use(s.logRequests())
 	e.Use(securityHeaders)
 	// Every state-changing request carries the token from the page's meta tag

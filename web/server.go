@@ -24,6 +24,8 @@ import (
 // Config is the HTTP server's own configuration.
 type Config struct {
 	Listen string // host:port
+	// Version is the build's version, for /metrics' auditd_build_info.
+	Version string
 }
 
 // Deps are the services the handlers read from. Optional ones may be nil:
@@ -76,6 +78,8 @@ type Server struct {
 	echo   *echo.Echo
 	http   *http.Server
 	addr   net.Addr
+	// metrics are /metrics' registry and the request histogram.
+	metrics *metrics
 }
 
 // New builds the server and registers every route.
@@ -94,6 +98,7 @@ func New(cfg Config, deps Deps) *Server {
 	e.HidePort = true
 	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, echo: e}
 	e.HTTPErrorHandler = s.handleError
+	s.metrics = newMetrics(cfg.Version, deps)
 	s.routes()
 	return s
 }

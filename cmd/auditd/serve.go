@@ -164,7 +164,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 	stops = append(stops, deps.Banners.Stop)
 
-	srv := web.New(web.Config{Listen: cfg.Listen}, deps)
+	srv := web.New(web.Config{Listen: cfg.Listen, Version: version}, deps)
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
