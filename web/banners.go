@@ -2,9 +2,12 @@ package web
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auditd/auditd/views"
 )
@@ -13,6 +16,28 @@ import (
 // projection threshold breaches). It may query the database: the
 // BannerRefresher calls it in the background, never a page view.
 type BannerSource func(ctx context.Context) ([]views.Banner, error)
+
+// DatabaseBanners is the outage banner while pool's database cannot be
+// reached, none once it answers: the header says an outage and clears by
+// itself. Another error (not an outage) keeps the last answer.
+func DatabaseBanners(pool *pgxpool.Pool) BannerSource {
+	return func(ctx context.Context) ([]views.Banner, error) {
+		ctx, cancel := context.WithTimeout(ctx, databasePingTimeout)
+		defer cancel()
+		err := pool.Ping(ctx)
+		switch {
+		case err == nil:
+			return nil, nil
+		case databaseUnavailable(err), errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return []views.Banner{outageBanner}, nil
+		}
+		return nil, err
+	}
+}
+
+// databasePingTimeout bounds DatabaseBanners' ping: a server that hangs is
+// as unavailable as one that refuses.
+const databasePingTimeout = 2 * time.Second
 
 // DefaultBannerEvery is how often a BannerRefresher recomputes the banners
 // when none is given.

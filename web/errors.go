@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
@@ -75,6 +78,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to answer.
 		return
+	case databaseUnavailable(err):
+		// An outage, said as one: the page comes back by itself, so
+		// there is nothing to log per request (the banner says it).
+		status = http.StatusServiceUnavailable
+		msg = databaseUnavailableText
+		c.Response().Header().Set("Retry-After", "5")
 	case errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
 		msg = "the database did not answer in time"
@@ -89,8 +98,56 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.JSON(status, errorBody{Error: msg, Status: status})
 		return
 	}
-	page := views.ErrorPage(s.chromeNoBanners(c, http.StatusText(status)), views.ErrorVM{Status: status, Title: http.StatusText(status), Message: msg, ShowSearch: status == http.StatusNotFound})
+	ch := s.chromeNoBanners(c, http.StatusText(status))
+	if status == http.StatusServiceUnavailable && msg == databaseUnavailableText {
+		ch.Banners = withOutage(s.deps.Banners.Banners())
+	}
+	page := views.ErrorPage(ch, views.ErrorVM{Status: status, Title: http.StatusText(status), Message: msg, ShowSearch: status == http.StatusNotFound})
 	_ = s.renderHTML(c, status, page)
+}
+
+// databaseUnavailableText is what pages and JSON say while the database
+// cannot be reached.
+const databaseUnavailableText = "database unavailable, retrying"
+
+// outageBanner is the header banner of a database outage.
+var outageBanner = views.Banner{Level: "danger", Text: "Database unavailable, retrying: pages come back by themselves when it is."}
+
+// databaseUnavailable reports whether err means the database server cannot
+// be reached or is going away (an outage: 503, and the client may retry),
+// as opposed to a wrong query or a bad value. It goes by the error's class,
+// never by its text; this is the one place that decides it.
+func databaseUnavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "57P01", // admin_shutdown: the server is stopping
+			"57P02", // crash_shutdown
+			"57P03", // cannot_connect_now: starting up or shutting down
+			"53300": // too_many_connections
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08") // connection_exception
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	// A socket that broke mid-query; a context's deadline also looks
+	// like a net.Error, but it is the request's own limit.
+	var ne net.Error
+	return errors.As(err, &ne) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// withOutage is banners with the outage banner first, once.
+func withOutage(banners []views.Banner) []views.Banner {
+	out := []views.Banner{outageBanner}
+	for _, b := range banners {
+		if b != outageBanner {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // chromeNoBanners builds the layout for error pages without touching the

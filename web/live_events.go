@@ -323,6 +323,8 @@ func (s *Server) sseBuilder(ctx context.Context, slot int) func(*live.Message) [
 			}
 		case live.KindLag:
 			data, err = json.Marshal(m.Checkpoint)
+		case live.KindStatus:
+			data, err = json.Marshal(liveStatus(m.Connected))
 		}
 		if err != nil {
 			s.logger.Error("web: unable to encode live message", "kind", m.Kind.String(), "error", err)
@@ -356,6 +358,20 @@ func sseFrame(m *live.Message, data []byte) []byte {
 	}
 	b.WriteByte('\n')
 	return b.Bytes()
+}
+
+// liveStatusJSON is a status message: whether the feed's consumer streams
+// from the database server.
+type liveStatusJSON struct {
+	Status  string `json:"status"` // "connected" or "disconnected"
+	Message string `json:"message"`
+}
+
+func liveStatus(connected bool) liveStatusJSON {
+	if connected {
+		return liveStatusJSON{Status: "connected", Message: "connected to the database server again"}
+	}
+	return liveStatusJSON{Status: "disconnected", Message: "lost the database server; retrying"}
 }
 
 // liveEventJSON is an event as the JSON feed and /live's JSON send it. An

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/auditd/auditd/internal/demo"
 	"github.com/auditd/auditd/internal/pgtest"
 )
@@ -106,6 +109,22 @@ func TestDemoServesDemoData(t *testing.T) {
 	var n int
 	if err := db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events WHERE stream_id = $1`, demo.DisputeWalletID).Scan(&n); err != nil || n == 0 {
 		t.Fatalf("dispute wallet has %d events (%v)", n, err)
+	}
+	// serve wires /metrics to its live path and projections.
+	resp, err = http.Get(url + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	for _, name := range []string{"auditd_build_info", "auditd_live_consumer_events_total", "auditd_live_window_events", "auditd_projections_up", "auditd_http_request_duration_seconds"} {
+		if fams[name] == nil {
+			t.Errorf("/metrics lacks %s", name)
+		}
 	}
 }
 

@@ -63,7 +63,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	var stops []func()
 	// The header banners' sources; a refresher recomputes them in the
 	// background so that page views never query for them.
-	var banners []web.BannerSource
+	// An outage comes first: while the database is down it is the news.
+	banners := []web.BannerSource{web.DatabaseBanners(db.Pool)}
 	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
@@ -116,6 +117,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		} else {
 			stops = append(stops, consumer.Stop)
 			deps.LiveHub, deps.LiveConsumer = hub, consumer
+			// Feeds get a status message when the consumer loses or
+			// regains the server.
+			watch := live.NewStatusWatch(consumer, hub, 0)
+			if err := watch.Start(ctx); err != nil {
+				return err
+			}
+			stops = append(stops, watch.Stop)
 		}
 		deps.LiveAlerts = alerts
 		banners = append(banners, web.AlertBanners(alerts))

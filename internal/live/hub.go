@@ -22,6 +22,7 @@ const (
 	KindAlert              // a tamper alert
 	KindLag                // a projection checkpoint changed
 	KindResync             // continuity could not be kept: reload
+	KindStatus             // the consumer lost or regained the database server
 )
 
 // String is the SSE event name.
@@ -33,6 +34,8 @@ func (k Kind) String() string {
 		return "alert"
 	case KindLag:
 		return "lag"
+	case KindStatus:
+		return "status"
 	default:
 		return "resync"
 	}
@@ -47,6 +50,7 @@ type Message struct {
 	Event      *eventstore.Event // KindEvent
 	Alert      *Alert            // KindAlert
 	Checkpoint *Checkpoint       // KindLag
+	Connected  bool              // KindStatus: the consumer streams again
 	At         time.Time         // when the hub received it
 	// Large is set when the event's payload and metadata together exceeded
 	// HubConfig.LargeEvent: the hub then keeps the event without them
@@ -284,7 +288,7 @@ func (h *Hub) PublishTx(commitLSN uint64, events []eventstore.Event) int {
 	return added
 }
 
-// Broadcast sends an alert or lag message to every subscriber, whatever its
+// Broadcast sends an alert, lag or status message to every subscriber, whatever its
 // filter. These are not kept for resuming clients: a reloaded page reads
 // alerts and checkpoints from the database.
 func (h *Hub) Broadcast(m *Message) {
