@@ -36,5 +36,33 @@
   document.addEventListener("htmx:afterSettle", function (e) { localizeTimes(e.target); });
   document.addEventListener("htmx:sseMessage", function (e) { localizeTimes(e.target); });
   document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); });
-  window.auditd = { localizeTimes: localizeTimes };
+
+  // A feed's status message says the server lost or regained the database:
+  // show or clear the outage banner (the one the server renders, same id
+  // and text) without a reload.
+  function outage(e) {
+    var st;
+    try { st = JSON.parse(e.data); } catch (err) { return; }
+    var box = document.getElementById("banners");
+    var b = document.getElementById("banner-outage");
+    if (!box) { return; }
+    if (st.status === "disconnected" && !b) {
+      b = document.createElement("div");
+      b.id = "banner-outage";
+      b.className = "banner banner-danger";
+      b.setAttribute("data-testid", "banner");
+      b.setAttribute("role", "alert");
+      b.textContent = st.message;
+      box.insertBefore(b, box.firstChild);
+    } else if (st.status === "connected" && b) {
+      b.remove();
+    }
+  }
+  document.addEventListener("htmx:sseOpen", function (e) { e.detail.source.addEventListener("status", outage); });
+  // An outage's 503 page tries again by itself.
+  document.addEventListener("DOMContentLoaded", function () {
+    var retry = document.querySelector("[data-retry-after]");
+    if (retry) { setTimeout(function () { window.location.reload(); }, 1000 * Number(retry.getAttribute("data-retry-after"))); }
+  });
+  window.auditd = { localizeTimes: localizeTimes, outage: outage };
 })();

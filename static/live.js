@@ -64,6 +64,7 @@
     var banner = parse(e.data);
     if (banner) { alertsBox.insertBefore(banner, alertsBox.firstChild); }
   });
+  if (window.auditd) { es.addEventListener("status", window.auditd.outage); }
   es.addEventListener("resync", function () {
     // Continuity is lost: start again from a fresh page.
     es.close();

@@ -26,6 +26,9 @@ type Banner struct {
 	Level string // "danger", "warning", "info"
 	Text  string
 	Href  string
+	// ID names a banner scripts replace in place (the database outage's,
+	// which static/app.js shows and clears on the feeds' status messages).
+	ID string
 }
 
 // ErrorVM is an error page.
@@ -34,6 +37,9 @@ type ErrorVM struct {
 	Title      string
 	Message    string
 	ShowSearch bool
+	// RetryAfter (seconds, 0: never) makes static/app.js reload the page:
+	// an outage's 503 turns into the page once the database is back.
+	RetryAfter int
 }
 
 type navItem struct {

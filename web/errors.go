@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -83,7 +84,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		// there is nothing to log per request (the banner says it).
 		status = http.StatusServiceUnavailable
 		msg = databaseUnavailableText
-		c.Response().Header().Set("Retry-After", "5")
+		c.Response().Header().Set("Retry-After", strconv.Itoa(outageRetryAfter))
 	case errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
 		msg = "the database did not answer in time"
@@ -99,10 +100,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	ch := s.chromeNoBanners(c, http.StatusText(status))
+	vm := views.ErrorVM{Status: status, Title: http.StatusText(status), Message: msg, ShowSearch: status == http.StatusNotFound}
 	if status == http.StatusServiceUnavailable && msg == databaseUnavailableText {
 		ch.Banners = withOutage(s.deps.Banners.Banners())
+		vm.RetryAfter = outageRetryAfter
 	}
-	page := views.ErrorPage(ch, views.ErrorVM{Status: status, Title: http.StatusText(status), Message: msg, ShowSearch: status == http.StatusNotFound})
+	page := views.ErrorPage(ch, vm)
 	_ = s.renderHTML(c, status, page)
 }
 
@@ -111,7 +114,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 const databaseUnavailableText = "database unavailable, retrying"
 
 // outageBanner is the header banner of a database outage.
-var outageBanner = views.Banner{Level: "danger", Text: "Database unavailable, retrying: pages come back by themselves when it is."}
+// Its ID lets static/app.js show and clear it on a feed's status message.
+var outageBanner = views.Banner{Level: "danger", Text: "Database unavailable, retrying: pages come back by themselves when it is.", ID: "banner-outage"}
+
+// outageRetryAfter is the Retry-After of an outage's 503, in seconds; the
+// page reloads itself after it.
+const outageRetryAfter = 5
 
 // databaseUnavailable reports whether err means the database server cannot
 // be reached or is going away (an outage: 503, and the client may retry),

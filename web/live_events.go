@@ -369,9 +369,10 @@ type liveStatusJSON struct {
 
 func liveStatus(connected bool) liveStatusJSON {
 	if connected {
-		return liveStatusJSON{Status: "connected", Message: "connected to the database server again"}
+		return liveStatusJSON{Status: "connected", Message: "the database is back"}
 	}
-	return liveStatusJSON{Status: "disconnected", Message: "lost the database server; retrying"}
+	// The outage banner's text: static/app.js shows it in the header.
+	return liveStatusJSON{Status: "disconnected", Message: outageBanner.Text}
 }
 
 // liveEventJSON is an event as the JSON feed and /live's JSON send it. An

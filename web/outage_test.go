@@ -19,13 +19,20 @@ import (
 	"github.com/auditd/auditd/internal/schema"
 )
 
-// TestDatabaseOutageIsSaid stops a private PostgreSQL under a running
-// server (the shared test cluster serves the other tests and stays up):
-// pages and JSON answer 503 "database unavailable, retrying" with the
-// outage banner, the live feed says "disconnected"; started again, the
-// feed says "connected", the banner clears by itself and the pages answer.
-func TestDatabaseOutageIsSaid(t *testing.T) {
-	t.Parallel()
+// outageStack is a server on a private PostgreSQL of the test's own, which
+// the test may stop and start (the shared test cluster serves the other
+// tests and stays up).
+type outageStack struct {
+	*bundle
+	cluster *pgembed.Cluster
+	banners *BannerRefresher
+	http    *httptest.Server
+}
+
+// startOutageStack starts a private cluster with one stream, the live path
+// with its status watch, the banners with the database's, and a server.
+func startOutageStack(t *testing.T) *outageStack {
+	t.Helper()
 	// A short path: the socket must fit in sun_path, in the same place
 	// across restarts, so the pool's connection string stays valid.
 	dir, err := os.MkdirTemp("", "auditd-outage-")
@@ -79,6 +86,17 @@ func TestDatabaseOutageIsSaid(t *testing.T) {
 	hs := httptest.NewServer(b.server.Handler())
 	t.Cleanup(hs.Close)
 	t.Cleanup(hub.Close) // runs first: the feeds end, so hs.Close does not wait for them
+	return &outageStack{bundle: b, cluster: cluster, banners: banners, http: hs}
+}
+
+// TestDatabaseOutageIsSaid stops the database under a running server:
+// pages and JSON answer 503 "database unavailable, retrying" with the
+// outage banner, the live feed says "disconnected"; started again, the
+// feed says "connected", the banner clears by itself and the pages answer.
+func TestDatabaseOutageIsSaid(t *testing.T) {
+	t.Parallel()
+	st := startOutageStack(t)
+	b, cluster, banners, hs, ctx := st.bundle, st.cluster, st.banners, st.http, t.Context()
 
 	feed := openSSE(t, hs.URL+"/live/events?format=json", "")
 	b.page("/", http.StatusOK)
@@ -94,8 +112,11 @@ func TestDatabaseOutageIsSaid(t *testing.T) {
 		if msg := doc.Find("[data-testid=error-message]").Text(); msg != databaseUnavailableText {
 			t.Errorf("GET %s: message %q, want %q", path, msg, databaseUnavailableText)
 		}
-		if banner := doc.Find("[data-testid=banner]").First().Text(); banner != outageBanner.Text {
-			t.Errorf("GET %s: first banner %q, want the outage", path, banner)
+		if banner := doc.Find("[data-testid=banner]").First(); banner.Text() != outageBanner.Text || banner.AttrOr("id", "") != outageBanner.ID {
+			t.Errorf("GET %s: first banner %q, want the outage", path, banner.Text())
+		}
+		if retry := doc.Find("[data-testid=error]").AttrOr("data-retry-after", ""); retry != "5" {
+			t.Errorf("GET %s: data-retry-after %q, want 5 (the page reloads itself)", path, retry)
 		}
 		rec := b.get(path, "application/json")
 		var body errorBody
