@@ -7,7 +7,7 @@ LISTEN ?= 127.0.0.1:8080
 EVENTS ?= 50000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check build setup postgres chromium modules tools generate bench clean fuzz fuzz-short
+.PHONY: demo test check build setup postgres chromium npm modules tools generate bench clean fuzz fuzz-short
 
 # Pinned linters, installed by `go install` into bin/ under their version's
 # name, so a changed pin installs the new one and nothing global is touched.
@@ -96,7 +96,7 @@ $(DEADCODE):
 build: modules
 	$(GO) build -o bin/auditd ./cmd/auditd
 
-setup: postgres chromium modules
+setup: postgres chromium npm modules
 
 modules:
 	$(GO) mod download
@@ -113,6 +113,17 @@ chromium:
 	@if command -v chromium >/dev/null 2>&1; then :; else \
 		echo "installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; fi
+
+# axe-core for the accessibility browser tests, pinned in package-lock.json
+# and installed into node_modules/ with npm ci (again when the lock changes).
+npm: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then :; else \
+		echo "installing Debian's npm"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null; fi
+	npm ci --no-audit --no-fund
+	@touch $@
 
 generate:
 	$(GO) tool templ generate

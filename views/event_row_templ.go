@@ -523,7 +523,7 @@ func EventRowItem(r EventRow) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "><summary>payload &amp; metadata</summary><div class=\"json-grid\"><div><h4>payload</h4><pre class=\"json\" data-testid=\"payload\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "><summary>payload &amp; metadata</summary><div class=\"json-grid\"><div><p class=\"json-label\">payload</p><pre class=\"json\" data-testid=\"payload\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -541,7 +541,7 @@ func EventRowItem(r EventRow) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if r.UpcastPayload != "" {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 51, "<div><h4>upcast payload</h4><pre class=\"json\" data-testid=\"upcast-payload\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 51, "<div><p class=\"json-label\">upcast payload</p><pre class=\"json\" data-testid=\"upcast-payload\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -559,7 +559,7 @@ func EventRowItem(r EventRow) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 53, "<div><h4>metadata</h4><pre class=\"json\" data-testid=\"metadata\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 53, "<div><p class=\"json-label\">metadata</p><pre class=\"json\" data-testid=\"metadata\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -148,7 +148,7 @@ func EventsPage(ch Chrome, vm EventsVM) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = pager(vm.NewestURL, vm.NewerURL, vm.OlderURL, "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = pager("Pages of events, top", vm.NewestURL, vm.NewerURL, vm.OlderURL, "").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -192,7 +192,7 @@ func EventsPage(ch Chrome, vm EventsVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = pager(vm.NewestURL, vm.NewerURL, vm.OlderURL, "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = pager("Pages of events, bottom", vm.NewestURL, vm.NewerURL, vm.OlderURL, "").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -59,7 +59,7 @@ func Layout(ch Chrome) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, " · auditd</title><link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/static/app.css\"><link rel=\"stylesheet\" href=\"/static/streams.css\"><link rel=\"stylesheet\" href=\"/static/live.css\"><link rel=\"stylesheet\" href=\"/static/projections.css\"><link rel=\"stylesheet\" href=\"/static/timetravel.css\"><script src=\"/static/htmx.min.js\" defer></script><script src=\"/static/htmx-sse.js\" defer></script><script src=\"/static/app.js\" defer></script></head><body><header class=\"topbar\"><a class=\"brand\" href=\"/\" data-testid=\"brand\"><span class=\"brand-mark\">◆</span> auditd</a><nav class=\"nav\" data-testid=\"nav\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, " · auditd</title><link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/static/app.css\"><link rel=\"stylesheet\" href=\"/static/streams.css\"><link rel=\"stylesheet\" href=\"/static/live.css\"><link rel=\"stylesheet\" href=\"/static/projections.css\"><link rel=\"stylesheet\" href=\"/static/timetravel.css\"><script src=\"/static/htmx.min.js\" defer></script><script src=\"/static/htmx-sse.js\" defer></script><script src=\"/static/app.js\" defer></script></head><body><header class=\"topbar\"><a class=\"brand\" href=\"/\" data-testid=\"brand\"><span class=\"brand-mark\">◆</span> auditd</a><nav class=\"nav\" data-testid=\"nav\" aria-label=\"Main\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -342,7 +342,7 @@ func ErrorPage(ch Chrome, vm ErrorVM) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if vm.ShowSearch {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, "<form action=\"/streams\" method=\"get\" class=\"inline-form\" data-testid=\"not-found-search\"><input type=\"search\" name=\"q\" placeholder=\"Search streams by id\" autofocus> <button type=\"submit\">Search</button></form>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, "<form action=\"/streams\" method=\"get\" class=\"inline-form\" data-testid=\"not-found-search\"><input type=\"search\" name=\"q\" placeholder=\"Search streams by id\" aria-label=\"Search streams by id\" autofocus> <button type=\"submit\">Search</button></form>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

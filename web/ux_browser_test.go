@@ -1,0 +1,148 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/auditd/auditd/internal/browsertest"
+	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/live"
+	"github.com/auditd/auditd/internal/projections"
+	"github.com/auditd/auditd/internal/timetravel"
+)
+
+// uxSite is a server with every service a page can show (time travel,
+// live tail and alerts, projections with drift checks, header banners) on a
+// database seeded so that each page has rows, badges and banners to check.
+type uxSite struct {
+	url   string
+	event int64 // position of an event with a correlation chain
+}
+
+// uxConfig folds wallets and checks the wallet_balances read model.
+const uxConfig = `{"reducers":{"Wallet":{
+	"WalletOpened":[{"op":"set","path":"/owner","from":"/owner"},{"op":"set","path":"/balance","value":0},{"op":"set","path":"/tags","value":[]}],
+	"MoneyDeposited":[{"op":"inc","path":"/balance","from":"/amount"}],
+	"Tagged":[{"op":"append","path":"/tags","from":"/tag"}]}},
+	"drift": {"wallet_balances": {"stream_type": "Wallet", "table": "wallet_balances", "key_column": "wallet_id", "fields": {"/balance": "balance"}}}}`
+
+func uxSetup(t *testing.T) *uxSite {
+	t.Helper()
+	cfg, err := timetravel.ParseConfig([]byte(uxConfig), "ux.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts *live.Alerts
+	b := setup(t, func(d *Deps) {
+		ctx := t.Context()
+		if _, err := d.Pool.Exec(ctx, `CREATE TABLE wallet_balances (wallet_id text PRIMARY KEY, balance numeric)`); err != nil {
+			t.Fatal(err)
+		}
+		d.TimeTravel = timetravel.NewService(d.Store, cfg, nil, timetravel.ServiceOptions{SnapshotEvery: 10})
+		startDrift(t, d, uxConfig)
+		d.Projections = projections.NewMonitor(d.Pool, nil, projections.Options{
+			Thresholds: projections.Thresholds{StallAfter: 30 * time.Second, LagEvents: 5},
+			Declared:   []string{"wallet_balances"},
+		})
+		hub := live.NewHub(live.HubConfig{})
+		t.Cleanup(hub.Close)
+		alerts = live.NewAlerts(d.Pool)
+		d.LiveHub, d.LiveAlerts, d.LiveHeartbeat = hub, alerts, time.Hour
+		d.ProjectionsPoll = time.Hour
+		d.Banners = NewBannerRefresher(nil, time.Hour, AlertBanners(alerts), ProjectionBanners(d.Projections))
+	})
+	ctx := t.Context()
+	opened := []eventstore.NewEvent{{EventType: "WalletOpened", Payload: json.RawMessage(`{"owner":"ann"}`),
+		Metadata: json.RawMessage(`{"actor":"ann","source":"signup","correlation_id":"corr-1"}`), RecordedAt: ttT0}}
+	for v := 2; v <= 60; v++ {
+		opened = append(opened, eventstore.NewEvent{EventType: "MoneyDeposited",
+			Payload:    json.RawMessage(fmt.Sprintf(`{"amount":%d}`, v*10)),
+			Metadata:   json.RawMessage(fmt.Sprintf(`{"actor":"agent-%d","source":"api","correlation_id":"corr-1"}`, v)),
+			RecordedAt: ttT0.Add(time.Duration(v) * time.Minute)})
+	}
+	opened = append(opened, eventstore.NewEvent{EventType: "Tagged", Payload: json.RawMessage(`{"tag":"vip"}`),
+		Metadata: json.RawMessage(`{"actor":"ann"}`), RecordedAt: ttT0.Add(time.Hour)})
+	evs := b.append("wallet-1", "Wallet", opened...)
+	b.append("wallet-2", "Wallet", ev("WalletOpened", `{"owner":"bob"}`, `{"actor":"bob"}`))
+	b.append("order-1", "Order", ev("OrderPlaced", `{"total":"12.50"}`, `{"actor":"bob"}`))
+	// A read model behind and wrong (drift), a failing and a stalled
+	// projection, a tamper alert: the badges and banners they bring.
+	b.exec(`INSERT INTO wallet_balances VALUES ('wallet-1', 1), ('wallet-2', 0)`)
+	b.exec(`INSERT INTO projection_checkpoints (projection, position, updated_at, last_error, error_count)
+		VALUES ('wallet_balances', 3, now() - interval '1 hour', NULL, 0), ('orders', 1, now(), 'boom', 2), ('caught', $1, now(), NULL, 0)`,
+		evs[len(evs)-1].Position+2)
+	if _, err := alerts.Record(ctx, &live.Alert{Kind: "update", CommitLSN: "0/16B3748", Xid: 777, Rows: 1,
+		Positions: []int64{evs[4].Position}, CommittedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	b.server.deps.Banners.Refresh(ctx)
+	hs := httptest.NewServer(b.server.Handler())
+	t.Cleanup(hs.Close)
+	return &uxSite{url: hs.URL, event: evs[5].Position}
+}
+
+// uxPage is a page to check, and what to wait for before checking it:
+// the fragments htmx loads after the page.
+type uxPage struct {
+	name, path string
+	ready      []string // CSS selectors that must be visible
+}
+
+func (s *uxSite) pages() []uxPage {
+	return []uxPage{
+		{"overview", "/", []string{`[data-testid=banner]`, `[data-testid=newest-events] [data-testid=event-row]`}},
+		{"streams search", "/streams?q=wallet", []string{`[data-testid=streams] [data-testid=stream-row]`}},
+		// The timeline loads its state panel and its read models (the
+		// stream projections fragment) with htmx.
+		{"timeline", "/streams/wallet-1", []string{`#state-panel [data-testid=state-view]`, `[data-testid=stream-projections]`, `[data-testid=pager]`}},
+		{"state", "/streams/wallet-1/state?version=12", []string{`[data-testid=state-view]`}},
+		{"diff", "/streams/wallet-1/diff?from=v:2&to=v:61", []string{`[data-testid=diff-new]`}},
+		{"events log", "/events", []string{`[data-testid=event-row]`, `[data-testid=pager]`}},
+		{"event page", fmt.Sprintf("/events/%d", s.event), []string{`[data-testid=event-position]`}},
+		{"live", "/live", nil},
+		{"alerts", "/alerts", nil},
+		{"projections", "/projections", []string{`[data-testid=projection-panel]`}},
+		{"a projection", "/projections/wallet_balances", nil},
+		{"drift", "/projections/wallet_balances/drift", nil},
+		{"not found", "/streams/no-such-stream", []string{`[data-testid=error]`}},
+	}
+}
+
+// open loads a page and waits until it and its htmx fragments are in.
+func (s *uxSite) open(t *testing.T, ctx context.Context, p uxPage) {
+	t.Helper()
+	steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(s.url + p.path)}
+	for _, sel := range p.ready {
+		steps = append(steps, chromedp.WaitVisible(chromedp.CSS(sel)))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(pctx, steps...); err != nil {
+		t.Fatalf("%s (%s): %v", p.name, p.path, err)
+	}
+	// htmx has processed the page and no request of it is in flight.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(window.htmx && !document.querySelector('.htmx-request')) || null`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("%s (%s): htmx never settled: %v", p.name, p.path, err)
+	}
+}
+
+// TestAccessibilityInChromium runs axe-core in the real Chromium on every
+// page and wants zero violations.
+func TestAccessibilityInChromium(t *testing.T) {
+	t.Parallel()
+	site := uxSetup(t)
+	ctx := browsertest.New(t, 3*time.Minute)
+	for _, p := range site.pages() {
+		site.open(t, ctx, p)
+		for _, v := range browsertest.Axe(t, ctx) {
+			t.Errorf("%s (%s): %s", p.name, p.path, v)
+		}
+	}
+}
