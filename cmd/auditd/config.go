@@ -63,6 +63,11 @@ type config struct {
 	HistoryRetention time.Duration
 	HistoryInterval  time.Duration
 
+	// sign-in
+	Auth           string // "on" or "off"
+	PublicURL      string
+	TrustedProxies string // comma-separated CIDRs
+
 	// users and tokens
 	Role         string
 	PasswordFile string
@@ -89,6 +94,9 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 	switch cmd {
 	case "serve", "demo":
 		fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
+		fs.StringVar(&cfg.Auth, "auth", "on", "sign-in: on, or off (accepted only on a loopback --listen; every page then shows a red banner)")
+		fs.StringVar(&cfg.PublicURL, "public-url", "", "the address users open, e.g. https://auditd.example.org: its host is the only one accepted besides loopback names, and https makes the session cookie Secure (required on a non-loopback --listen)")
+		fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For gives the client address (empty: the peer's address)")
 		fs.StringVar(&cfg.ConfigFile, "config", "", "the JSON configuration file: reducers/upcasters for time travel, drift mappings, and the source mapping of an existing event table (empty: auditd's own events table, merge-patch folding; the demo uses its own)")
 		fs.StringVar(&cfg.reducersFlag, "reducers", "", "older name of --config")
 		fs.IntVar(&cfg.SnapshotEvery, "snapshot-every", timetravel.DefaultSnapshotEvery, "time travel: snapshot a stream's state every N versions (lower: faster state reads, more rows in auditd.snapshots; -1: no snapshots)")

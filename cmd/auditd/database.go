@@ -99,6 +99,12 @@ func openCommand(ctx context.Context, cmd string, args []string, stderr io.Write
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if cmd == "serve" || cmd == "demo" {
+		// A refused sign-in setting stops here, before a database opens.
+		if _, err := webConfig(cfg); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	if (cmd == "seed" || cmd == "demo") && cfg.Events <= 0 {
 		return nil, nil, nil, fmt.Errorf("invalid --events %d: must be positive", cfg.Events)
 	}
