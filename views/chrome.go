@@ -18,6 +18,12 @@ type Chrome struct {
 	Nav       string // active navigation entry: overview, streams, events, live, projections
 	CSRFToken string
 	Banners   []Banner
+	// User and Role are who is signed in (empty: nobody); the header
+	// shows them with a sign-out button.
+	User string
+	Role string
+	// AuthOff marks a server running with --auth=off: every page says so.
+	AuthOff bool
 }
 
 // Banner is a notice in every page's header: a tamper alert, a projection

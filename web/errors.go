@@ -161,9 +161,12 @@ func withOutage(banners []views.Banner) []views.Banner {
 // chromeNoBanners builds the layout for error pages without touching the
 // database: the error may be that the database is down.
 func (s *Server) chromeNoBanners(c echo.Context, title string) views.Chrome {
-	ch := views.Chrome{Title: title}
+	ch := views.Chrome{Title: title, AuthOff: s.cfg.AuthOff}
 	if tok, ok := c.Get(csrfContextKey).(string); ok {
 		ch.CSRFToken = tok
+	}
+	if id := identityOf(c); id.SignedIn() && id.Method != "off" {
+		ch.User, ch.Role = id.User.Name, id.User.Role.String()
 	}
 	return ch
 }

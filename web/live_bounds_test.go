@@ -242,7 +242,7 @@ func TestLivePausedSubscriberGetsEveryLargeEvent(t *testing.T) {
 // same with the clients in another process.
 func TestLiveIdleConnectionCostsLittleMemory(t *testing.T) {
 	hub := live.NewHub(live.HubConfig{})
-	srv := New(Config{}, Deps{LiveHub: hub, LiveHeartbeat: time.Hour})
+	srv := New(testConfig, Deps{LiveHub: hub, LiveHeartbeat: time.Hour})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { hub.Close(); hs.Close() })
 	addr := strings.TrimPrefix(hs.URL, "http://")
@@ -252,7 +252,7 @@ func TestLiveIdleConnectionCostsLittleMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		if _, err := io.WriteString(c, "GET /live/events HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+		if _, err := io.WriteString(c, "GET /live/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
 		var got []byte

@@ -49,7 +49,7 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 		t.Fatal(err)
 	}
 	t.Cleanup(banners.Stop)
-	srv := New(Config{}, Deps{Pool: db.Pool, Store: eventstore.New(db.Pool), LiveHub: hub, LiveConsumer: c,
+	srv := New(testConfig, Deps{Pool: db.Pool, Store: eventstore.New(db.Pool), LiveHub: hub, LiveConsumer: c,
 		LiveAlerts: alerts, Banners: banners, LiveHeartbeat: time.Hour})
 	hs := httptest.NewServer(srv.Handler())
 	stopped := false
@@ -491,7 +491,7 @@ func TestLiveEventsHeartbeatAndNoCompression(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
 	hub := live.NewHub(live.HubConfig{})
-	srv := New(Config{}, Deps{Pool: db.Pool, Store: eventstore.New(db.Pool), LiveHub: hub, LiveHeartbeat: 20 * time.Millisecond})
+	srv := New(testConfig, Deps{Pool: db.Pool, Store: eventstore.New(db.Pool), LiveHub: hub, LiveHeartbeat: 20 * time.Millisecond})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { hub.Close(); hs.Close() })
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, hs.URL+"/live/events", nil)

@@ -18,21 +18,36 @@ func (s *Server) middleware() {
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{
 		Skipper: func(c echo.Context) bool { return c.Request().URL.Path == "/" },
 	}))
+	e.Pre(s.checkHost)
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
 	e.Use(s.metrics.observe)
 	e.Use(s.logRequests())
 	e.Use(securityHeaders)
+	e.Use(s.checkOrigin)
 	// Every state-changing request carries the token from the page's meta tag
 	// (htmx sends it as a header, forms as a field). Safe methods pass.
+	// Static files and probes get no cookie (they may be cached and shared);
+	// a request with an Authorization header carries no cookie a foreign
+	// page could make the browser send, so it needs no token.
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
+		Skipper: func(c echo.Context) bool {
+			p := c.Request().URL.Path
+			return strings.HasPrefix(p, "/static/") || p == "/favicon.ico" || p == "/healthz" || p == "/readyz" ||
+				c.Request().Header.Get(echo.HeaderAuthorization) != ""
+		},
 		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
 		ContextKey:     csrfContextKey,
 		CookieName:     "auditd_csrf",
 		CookiePath:     "/",
 		CookieHTTPOnly: true,
 		CookieSameSite: http.SameSiteStrictMode,
+		// Missing or wrong, the answer is the same refusal.
+		ErrorHandler: func(error, echo.Context) error {
+			return echo.NewHTTPError(http.StatusForbidden, "the CSRF token is missing or wrong: reload the page and try again")
+		},
 	}))
+	e.Use(s.authorize)
 }
 
 // logRequests logs one structured line per request with its request id. It

@@ -41,7 +41,7 @@ func TestProjectionPanelsLiveInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	mon := projections.NewMonitor(db.Pool, nil, projections.Options{Thresholds: projections.Thresholds{StallAfter: 30 * time.Second}})
-	srv := New(Config{}, Deps{Pool: db.Pool, Store: store, LiveHub: hub, LiveConsumer: c, LiveAlerts: alerts, LiveHeartbeat: time.Hour,
+	srv := New(testConfig, Deps{Pool: db.Pool, Store: store, LiveHub: hub, LiveConsumer: c, LiveAlerts: alerts, LiveHeartbeat: time.Hour,
 		Projections: mon, ProjectionsLiveURL: LagFeedURL, ProjectionsPoll: time.Hour})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { hub.Close(); hs.Close(); c.Stop() })
@@ -75,7 +75,7 @@ func TestProjectionPanelsLiveInChromium(t *testing.T) {
 	// threshold. A checkpoint just written is catching-up, and turns
 	// stalled with no row changing.
 	mon2 := projections.NewMonitor(db.Pool, nil, projections.Options{Thresholds: projections.Thresholds{StallAfter: 2 * time.Second}})
-	hs2 := httptest.NewServer(New(Config{}, Deps{Pool: db.Pool, Store: store, Projections: mon2, ProjectionsPoll: 200 * time.Millisecond}).Handler())
+	hs2 := httptest.NewServer(New(testConfig, Deps{Pool: db.Pool, Store: store, Projections: mon2, ProjectionsPoll: 200 * time.Millisecond}).Handler())
 	t.Cleanup(hs2.Close)
 	if _, err := db.Pool.Exec(ctx, `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ('slowpoke', 1, now())`); err != nil {
 		t.Fatal(err)

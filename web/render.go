@@ -51,13 +51,15 @@ func (s *Server) renderHTML(c echo.Context, status int, page templ.Component) er
 }
 
 // chrome is what every page's layout needs: title, the active nav entry, the
-// CSRF token and the header banners.
+// CSRF token, who is signed in and the header banners. Banners tell of
+// tamper alerts and projections: someone signed out (on the sign-in
+// form) does not see them.
 func (s *Server) chrome(c echo.Context, title, nav string) views.Chrome {
-	ch := views.Chrome{Title: title, Nav: nav}
-	if tok, ok := c.Get(csrfContextKey).(string); ok {
-		ch.CSRFToken = tok
+	ch := s.chromeNoBanners(c, title)
+	ch.Nav = nav
+	if identityOf(c).SignedIn() {
+		ch.Banners = s.deps.Banners.Banners()
 	}
-	ch.Banners = s.deps.Banners.Banners()
 	return ch
 }
 

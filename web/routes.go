@@ -5,42 +5,53 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/static"
 )
 
-// routes registers every route of the application, in one place.
+// routes registers every route of the application, in one place, each
+// with the role it needs (roles are ordered: support < engineer <
+// compliance < admin, each having the rights of the ones below). A route
+// registered without one is refused by authorize.
 func (s *Server) routes() {
-	e := s.echo
 	s.middleware()
 
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", s.showMetrics)
-	e.GET("/static/*", echo.WrapHandler(static.Handler()))
-	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
+	// Open to anyone: probes, static files, signing in.
+	s.open(http.MethodGet, "/healthz", s.healthz)
+	s.open(http.MethodGet, "/readyz", s.readyz)
+	// /metrics checks its own caller: loopback only without a session.
+	s.open(http.MethodGet, "/metrics", s.showMetrics)
+	s.open(http.MethodGet, "/static/*", echo.WrapHandler(static.Handler()))
+	s.open(http.MethodGet, "/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
+	s.open(http.MethodGet, "/login", s.showLogin)
+	s.open(http.MethodPost, "/login", s.login)
+	s.open(http.MethodPost, "/logout", s.logout)
+	s.open(http.MethodGet, "/setup", s.showSetup)
+	s.open(http.MethodPost, "/setup", s.completeSetup)
 
-	e.GET("/", s.showOverview)
+	s.get("/", access.Support, s.showOverview)
 
 	// Streams, timelines, time travel and the global log.
-	e.GET("/streams", s.listStreams)
-	e.GET("/streams/:id", s.showTimeline)
-	e.GET("/streams/:id/export.csv", s.exportCSV)
-	e.GET("/streams/:id/export.json", s.exportJSON)
-	e.GET("/streams/:id/state", s.showState)
-	e.GET("/streams/:id/diff", s.showDiff)
-	e.GET("/events", s.listEvents)
-	e.GET("/events/:position", s.showEvent)
+	s.get("/streams", access.Support, s.listStreams)
+	s.get("/streams/:id", access.Support, s.showTimeline)
+	s.get("/streams/:id/export.csv", access.Compliance, s.exportCSV)
+	s.get("/streams/:id/export.json", access.Compliance, s.exportJSON)
+	s.get("/streams/:id/state", access.Support, s.showState)
+	s.get("/streams/:id/diff", access.Support, s.showDiff)
+	s.get("/events", access.Support, s.listEvents)
+	s.get("/events/:position", access.Support, s.showEvent)
 
-	// Live: the SSE feed, the live tail, tamper alerts.
-	e.GET("/live", s.showLive)
-	e.GET("/live/events", s.liveEvents)
-	e.GET("/alerts", s.showAlerts)
+	// Live: the SSE feed (the timelines' live updates use it), the live
+	// tail, tamper alerts.
+	s.get("/live", access.Engineer, s.showLive)
+	s.get("/live/events", access.Support, s.liveEvents)
+	s.get("/alerts", access.Engineer, s.showAlerts)
 
 	// Projections: lag panels, history, drift checks, per-stream status.
-	e.GET("/projections", s.showProjections)
-	e.GET("/projections/:name", s.showProjection)
-	e.GET("/projections/:name/drift", s.showDrift)
-	e.POST("/projections/:name/drift/jobs", s.startDriftJob)
-	e.GET("/projections/:name/drift/jobs/:id", s.showDriftJob)
-	e.GET("/streams/:id/projections", s.showStreamProjections)
+	s.get("/projections", access.Engineer, s.showProjections)
+	s.get("/projections/:name", access.Engineer, s.showProjection)
+	s.get("/projections/:name/drift", access.Engineer, s.showDrift)
+	s.post("/projections/:name/drift/jobs", access.Engineer, s.startDriftJob)
+	s.get("/projections/:name/drift/jobs/:id", access.Engineer, s.showDriftJob)
+	s.get("/streams/:id/projections", access.Engineer, s.showStreamProjections)
 }

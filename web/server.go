@@ -10,23 +10,41 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/timetravel"
 )
 
-// Config is the HTTP server's own configuration.
+// Config is the HTTP server's own configuration. Its zero value serves
+// with sign-in on, on 127.0.0.1:8080.
 type Config struct {
 	Listen string // host:port
 	// Version is the build's version, for /metrics' auditd_build_info.
 	Version string
+	// AuthOff serves every route without sign-in, as admin, with a red
+	// banner on every page; Validate refuses it off a loopback address.
+	AuthOff bool
+	// PublicURL is the address users open (https://auditd.example.org):
+	// its host is the one accepted in Host headers besides loopback names,
+	// and an https scheme makes the session cookie Secure (behind a
+	// TLS-terminating proxy). Required on a non-loopback Listen.
+	PublicURL string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed for
+	// the client address; none: the peer's address is the client's.
+	TrustedProxies []netip.Prefix
 }
+
+// defaultListen is where a zero Config listens.
+const defaultListen = "127.0.0.1:8080"
 
 // Deps are the services the handlers read from. Optional ones may be nil:
 // their pages then answer 503 with a message.
@@ -59,6 +77,10 @@ type Deps struct {
 	// for the rest of its burst before flushing (default 1 ms; negative: 0).
 	LiveLinger time.Duration
 
+	// Access checks sign-ins, sessions and tokens; nil with sign-in on:
+	// New builds one on Pool.
+	Access *access.Service
+
 	// Projections.
 	Projections *projections.Monitor // nil: /projections answers 503
 	Drift       *projections.Drift   // nil: drift pages answer 503
@@ -80,6 +102,15 @@ type Server struct {
 	addr   net.Addr
 	// metrics are /metrics' registry and the request histogram.
 	metrics *metrics
+
+	access    *access.Service
+	publicURL *url.URL
+	// cfgErr is cfg's Validate error: Start returns it, and every request
+	// answers 503 with it, so an invalid configuration serves nothing.
+	cfgErr error
+	// needs is the role each route ("GET /streams/:id") declares; 0 for
+	// the open ones. authorize refuses routes missing from it.
+	needs map[string]access.Role
 }
 
 // New builds the server and registers every route.
@@ -91,12 +122,19 @@ func New(cfg Config, deps Deps) *Server {
 		deps.TimeTravel = timetravel.NewService(deps.Store, nil, deps.Logger, timetravel.ServiceOptions{SnapshotEvery: -1})
 	}
 	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:8080"
+		cfg.Listen = defaultListen
+	}
+	if deps.Access == nil && deps.Pool != nil && !cfg.AuthOff {
+		deps.Access = access.NewService(deps.Pool, deps.Logger, access.Options{})
 	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, echo: e}
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, echo: e, access: deps.Access, cfgErr: cfg.Validate(), needs: map[string]access.Role{}}
+	if cfg.PublicURL != "" && s.cfgErr == nil {
+		s.publicURL, _ = parsePublicURL(cfg.PublicURL)
+	}
 	e.HTTPErrorHandler = s.handleError
 	s.metrics = newMetrics(cfg.Version, deps)
 	s.routes()
@@ -113,6 +151,9 @@ const shutdownGrace = 10 * time.Second
 // Start listens and serves until Stop. It returns once the listener is bound,
 // so callers can print Addr knowing it answers.
 func (s *Server) Start(ctx context.Context) error {
+	if s.cfgErr != nil {
+		return s.cfgErr
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {

@@ -15,6 +15,12 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// testConfig is how the tests of pages run the server: sign-in explicitly
+// off (allowed on the default loopback listen address), and the Host
+// httptest.NewRequest sends (example.com) accepted as the public URL. The
+// tests of access itself (auth_test.go) build servers with sign-in on.
+var testConfig = Config{AuthOff: true, PublicURL: "http://example.com"}
+
 // bundle is what a web test needs: a fresh migrated database, its store, and
 // the real router.
 type bundle struct {
@@ -34,7 +40,7 @@ func setup(t *testing.T, with ...func(*Deps)) *bundle {
 	for _, f := range with {
 		f(&deps)
 	}
-	return &bundle{t: t, db: db, store: store, server: New(Config{}, deps)}
+	return &bundle{t: t, db: db, store: store, server: New(testConfig, deps)}
 }
 
 // get requests path through the router with an Accept header.

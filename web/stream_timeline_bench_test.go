@@ -86,7 +86,7 @@ func BenchmarkTimelinePage(b *testing.B) {
 	}
 	for _, every := range []int{1000, timetravel.DefaultSnapshotEvery} {
 		tt := timetravel.NewService(store, nil, nil, timetravel.ServiceOptions{SnapshotEvery: every})
-		srv = New(Config{}, Deps{Pool: db.Pool, Store: store, TimeTravel: tt})
+		srv = New(testConfig, Deps{Pool: db.Pool, Store: store, TimeTravel: tt})
 		b.Run(fmt.Sprintf("snapshots=%d", every), func(b *testing.B) { timelinePages(b, t0, page) })
 	}
 }

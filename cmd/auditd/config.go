@@ -62,6 +62,20 @@ type config struct {
 	RetainedWALWarn  int64
 	HistoryRetention time.Duration
 	HistoryInterval  time.Duration
+
+	// sign-in
+	Auth           string // "on" or "off"
+	PublicURL      string
+	TrustedProxies string // comma-separated CIDRs
+
+	// users and tokens
+	Role         string
+	PasswordFile string
+	TokenUser    string
+	TokenExpires time.Duration
+	// positional are the arguments after the command that are not flags
+	// (a user's name, a token's id).
+	positional []string
 }
 
 // envName maps a flag name to its environment variable.
@@ -80,6 +94,9 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 	switch cmd {
 	case "serve", "demo":
 		fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
+		fs.StringVar(&cfg.Auth, "auth", "on", "sign-in: on, or off (accepted only on a loopback --listen; every page then shows a red banner)")
+		fs.StringVar(&cfg.PublicURL, "public-url", "", "the address users open, e.g. https://auditd.example.org: its host is the only one accepted besides loopback names, and https makes the session cookie Secure (required on a non-loopback --listen)")
+		fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For gives the client address (empty: the peer's address)")
 		fs.StringVar(&cfg.ConfigFile, "config", "", "the JSON configuration file: reducers/upcasters for time travel, drift mappings, and the source mapping of an existing event table (empty: auditd's own events table, merge-patch folding; the demo uses its own)")
 		fs.StringVar(&cfg.reducersFlag, "reducers", "", "older name of --config")
 		fs.IntVar(&cfg.SnapshotEvery, "snapshot-every", timetravel.DefaultSnapshotEvery, "time travel: snapshot a stream's state every N versions (lower: faster state reads, more rows in auditd.snapshots; -1: no snapshots)")
@@ -103,6 +120,16 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 		fs.IntVar(&cfg.Events, "events", def, "number of demo events to load")
 		fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the demo world (same seed, same world)")
 	}
+	switch cmd {
+	case "users add":
+		fs.StringVar(&cfg.Role, "role", "", "the user's role: support, engineer, compliance or admin")
+		fallthrough
+	case "users passwd":
+		fs.StringVar(&cfg.PasswordFile, "password-file", "", "read the password from this file's first line (empty: prompt without echo, or read stdin's first line when it is not a terminal)")
+	case "tokens create":
+		fs.StringVar(&cfg.TokenUser, "user", "", "the user the token acts as")
+		fs.DurationVar(&cfg.TokenExpires, "expires", 720*time.Hour, "how long the token is valid (hours, e.g. 720h; there is no day unit)")
+	}
 	if cmd == "demo" {
 		fs.Float64Var(&cfg.Rate, "rate", 3, "new demo events per second while the demo runs")
 		fs.BoolVar(&cfg.DemoFaults, "demo-faults", false, "make one demo projection slow, one fail on a poison event and one drift")
@@ -111,14 +138,37 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 }
 
 // parse reads flags, then fills every flag not given on the command line from
-// its AUDITD_* variable.
+// its AUDITD_* variable. No positional argument is accepted.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+	pos, err := parseArgs(fs, args)
+	if err == nil && len(pos) > 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	return err
+}
+
+// parseArgs is parse for commands that take arguments besides flags, and
+// returns them. Flags may come before or after them (`users add NAME
+// --role X`): the flag package stops at the first argument, so parsing
+// resumes after each one.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
+	return pos, fillFromEnv(fs)
+}
+
+// fillFromEnv sets every flag not given on the command line from its
+// AUDITD_* variable.
+func fillFromEnv(fs *flag.FlagSet) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var err error

@@ -81,13 +81,29 @@ func (d *database) Close() {
 	}
 }
 
+// takesArguments are the commands with arguments besides flags.
+var takesArguments = map[string]bool{"users add": true, "users disable": true, "users passwd": true, "tokens revoke": true}
+
 // openCommand is every database command's start: flags and environment,
 // the logger, and the database (the embedded cluster when no URL is given).
 // The caller closes the database.
 func openCommand(ctx context.Context, cmd string, args []string, stderr io.Writer) (*config, *slog.Logger, *database, error) {
 	cfg := &config{}
-	if err := parse(newFlagSet(cmd, cfg, stderr), args); err != nil {
+	fs := newFlagSet(cmd, cfg, stderr)
+	var err error
+	if takesArguments[cmd] {
+		cfg.positional, err = parseArgs(fs, args)
+	} else {
+		err = parse(fs, args)
+	}
+	if err != nil {
 		return nil, nil, nil, err
+	}
+	if cmd == "serve" || cmd == "demo" {
+		// A refused sign-in setting stops here, before a database opens.
+		if _, err := webConfig(cfg); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	if (cmd == "seed" || cmd == "demo") && cfg.Events <= 0 {
 		return nil, nil, nil, fmt.Errorf("invalid --events %d: must be positive", cfg.Events)

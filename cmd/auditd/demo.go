@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/demo"
 	"github.com/auditd/auditd/internal/eventstore"
 )
@@ -28,6 +30,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := loadDemoWorld(ctx, cfg, db, stdout, stderr); err != nil {
 		return err
 	}
+	if cfg.Auth != "off" {
+		if err := demoUsers(ctx, access.NewService(db.Pool, logger, access.Options{}), stdout); err != nil {
+			return err
+		}
+	}
 	// The demo folds with its own reducers unless the user gave a file.
 	if cfg.ConfigFile == "" {
 		cfg.reducersData, cfg.reducersSource = demo.ReducersJSON, "the demo's built-in reducers.json"
@@ -50,4 +57,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return serve(ctx, cfg, logger, db, stdout, func(url string) {
 		fmt.Fprintf(stdout, "demo: the dispute story is at %sstreams/%s\n", url, demo.DisputeWalletID)
 	})
+}
+
+// demoUsers gives each role a user named after it, with a new random
+// password each run (printed here, stored only hashed), so a newcomer can
+// try what each role sees.
+func demoUsers(ctx context.Context, svc *access.Service, stdout io.Writer) error {
+	for _, role := range access.Roles() {
+		name, pw := role.String(), access.RandomPassword()
+		_, err := svc.AddUser(ctx, name, role, pw)
+		if errors.Is(err, access.ErrUserExists) {
+			err = svc.SetPassword(ctx, name, pw)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "demo: sign in as %-10s password %s\n", name, pw)
+	}
+	return nil
 }

@@ -5,6 +5,8 @@
 //	auditd demo      embedded PostgreSQL + demo world + live traffic + dashboard
 //	auditd migrate   apply pending migrations
 //	auditd seed      load the demo world
+//	auditd users     add, list, disable users, change passwords
+//	auditd tokens    create and revoke API tokens
 //	auditd bench     run a benchmark (auditd bench live)
 //	auditd version   print the version
 package main
@@ -43,6 +45,8 @@ commands:
   demo      embedded PostgreSQL, demo data, live traffic and the dashboard
   migrate   apply pending migrations
   seed      load the demo world (--events N)
+  users     manage who may sign in: users add NAME --role ROLE, list, disable, passwd
+  tokens    API tokens: tokens create --user NAME [--expires 720h], tokens revoke ID
   bench     benchmarks: auditd bench live
   version   print the version
 
@@ -64,6 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMigrate(ctx, args, stdout, stderr)
 	case "seed":
 		return runSeed(ctx, args, stdout, stderr)
+	case "users":
+		return runUsers(ctx, args, stdout, stderr)
+	case "tokens":
+		return runTokens(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, stdout, stderr)
 	case "version":

@@ -8,9 +8,12 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +30,14 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // prints once it serves. The command stops when the test ends.
 func startCommand(t *testing.T, args ...string) string {
 	t.Helper()
+	url, _ := startCommandOutput(t, args...)
+	return url
+}
+
+// startCommandOutput is startCommand that also returns a function waiting
+// for the command's first output line that starts with a prefix.
+func startCommandOutput(t *testing.T, args ...string) (string, func(prefix string) string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -41,9 +52,19 @@ func startCommand(t *testing.T, args ...string) string {
 		}
 	})
 	urls := make(chan string, 1)
+	var mu sync.Mutex
+	var lines []string
+	grew := make(chan struct{}, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
+			select {
+			case grew <- struct{}{}:
+			default:
+			}
 			if _, after, ok := strings.Cut(sc.Text(), "auditd is running: open "); ok {
 				urls <- strings.TrimSpace(after)
 			}
@@ -51,23 +72,79 @@ func startCommand(t *testing.T, args ...string) string {
 		close(urls)
 		_, _ = io.Copy(io.Discard, pr)
 	}()
+	line := func(prefix string) string {
+		t.Helper()
+		deadline := time.After(time.Minute)
+		for {
+			mu.Lock()
+			for _, l := range lines {
+				if strings.HasPrefix(l, prefix) {
+					mu.Unlock()
+					return l
+				}
+			}
+			mu.Unlock()
+			select {
+			case <-grew:
+			case <-deadline:
+				t.Fatalf("auditd %s printed no line starting %q", args[0], prefix)
+			}
+		}
+	}
 	select {
 	case u, ok := <-urls:
 		if !ok {
 			t.Fatalf("auditd %s exited before serving: %v", args[0], <-done)
 		}
-		return u
+		return u, line
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("auditd %s did not start serving", args[0])
 	}
-	return ""
+	return "", line
+}
+
+// signIn signs in through the sign-in form, as a browser does: the form
+// sets the CSRF cookie, the POST sends its token back. The client keeps
+// the session cookie.
+func signIn(t *testing.T, base, user, password string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	resp, err := client.Get(base + "login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	u, _ := neturl.Parse(base)
+	var csrf string
+	for _, c := range jar.Cookies(u) {
+		if c.Name == "auditd_csrf" {
+			csrf = c.Value
+		}
+	}
+	resp, err = client.PostForm(base+"login", neturl.Values{"username": {user}, "password": {password}, "_csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+		t.Fatalf("sign in as %s: %d at %s: %.300s", user, resp.StatusCode, resp.Request.URL, body)
+	}
+	return client
 }
 
 func getJSON(t *testing.T, url string, into any) {
 	t.Helper()
+	getJSONAs(t, http.DefaultClient, url, into)
+}
+
+// getJSONAs is getJSON with client's cookies.
+func getJSONAs(t *testing.T, client *http.Client, url string, into any) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +162,13 @@ func getJSON(t *testing.T, url string, into any) {
 // the overview with its data and the dispute story's stream.
 func TestDemoServesDemoData(t *testing.T) {
 	db := pgtest.NewDB(t)
-	url := startCommand(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "20")
+	url, line := startCommandOutput(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "20")
+	// Sign-in is on: the demo printed one user per role.
+	demoUser := func(role string) *http.Client {
+		f := strings.Fields(line("demo: sign in as " + role + " "))
+		return signIn(t, url, f[4], f[6])
+	}
+	client := demoUser("support")
 	var overview struct {
 		Events  int64 `json:"events"`
 		Streams int64 `json:"streams"`
@@ -93,11 +176,11 @@ func TestDemoServesDemoData(t *testing.T) {
 			StreamID string `json:"stream_id"`
 		} `json:"newest"`
 	}
-	getJSON(t, url, &overview)
+	getJSONAs(t, client, url, &overview)
 	if overview.Events < 3000 || overview.Streams == 0 || len(overview.Newest) == 0 {
 		t.Fatalf("overview after demo: %+v", overview)
 	}
-	resp, err := http.Get(url)
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +188,30 @@ func TestDemoServesDemoData(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "WalletOpened") {
 		t.Fatalf("overview page: %d, demo event types missing", resp.StatusCode)
+	}
+	// Roles are told apart: support may not export, compliance may.
+	exportURL := url + "streams/" + demo.DisputeWalletID + "/export.csv"
+	for role, want := range map[string]int{"support": http.StatusForbidden, "compliance": http.StatusOK} {
+		c := client
+		if role != "support" {
+			c = demoUser(role)
+		}
+		resp, err := c.Get(exportURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("export as %s: %d, want %d", role, resp.StatusCode, want)
+		}
+	}
+	// Without a session, JSON is refused.
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("overview JSON without a session: %v %v", resp.Status, err)
+	} else {
+		resp.Body.Close()
 	}
 	var n int
 	if err := db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events WHERE stream_id = $1`, demo.DisputeWalletID).Scan(&n); err != nil || n == 0 {

@@ -67,7 +67,7 @@ func TestServeOnMappedTableCreatesNothingInTheirSchema(t *testing.T) {
 	}
 	file := writeConfig(t, pgtest.Seed000Mapping)
 	// Live stays on: serve must start without the consumer, not fail.
-	url := startCommand(t, "serve", "--database-url", db.ConnString, "--config", file, "--listen", "127.0.0.1:0")
+	url := startCommand(t, "serve", "--database-url", db.ConnString, "--config", file, "--listen", "127.0.0.1:0", "--auth=off")
 	var timeline struct {
 		Stream struct {
 			StreamType string `json:"stream_type"`

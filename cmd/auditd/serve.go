@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"runtime/debug"
+	"strings"
 	"time"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/projections"
@@ -31,6 +35,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // blocks until ctx ends; then it stops them, last started first. ready, if
 // set, runs once the server answers.
 func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, stdout io.Writer, ready func(url string)) error {
+	// openCommand checked these before opening the database.
+	webCfg, err := webConfig(cfg)
+	if err != nil {
+		return err
+	}
 	// A source mapping means the event table is an application's: auditd
 	// reads it and creates nothing outside its own schema.
 	mapping, err := loadMapping(cfg)
@@ -59,6 +68,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 
 	deps := web.Deps{Pool: db.Pool, Store: store, Logger: logger, MappedSource: mapping != nil}
+	if !webCfg.AuthOff {
+		deps.Access = access.NewService(db.Pool, logger, access.Options{})
+	}
 
 	var stops []func()
 	// The header banners' sources; a refresher recomputes them in the
@@ -172,7 +184,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 	stops = append(stops, deps.Banners.Stop)
 
-	srv := web.New(web.Config{Listen: cfg.Listen, Version: version}, deps)
+	srv := web.New(webCfg, deps)
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
@@ -186,6 +198,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	url := "http://" + srv.Addr().String() + "/"
 	logger.Info("auditd is serving", "url", url)
 	fmt.Fprintf(stdout, "auditd is running: open %s\n", url)
+	if webCfg.AuthOff {
+		logger.Warn("sign-in is off (--auth=off): anyone who reaches the listen address sees everything")
+	} else if err := printSetupLink(ctx, deps.Access, webCfg, url, logger, stdout); err != nil {
+		return err
+	}
 	if ready != nil {
 		ready(url)
 	}
@@ -231,4 +248,48 @@ func loadReducers(cfg *config, logger *slog.Logger) (*timetravel.Config, error) 
 	}
 	logger.Info("time travel reducers loaded", "source", source, "fingerprint", ttCfg.Fingerprint()[:12])
 	return ttCfg, nil
+}
+
+// webConfig is the HTTP server's configuration from the flags, checked:
+// --auth=off off a loopback address, or a non-loopback one without
+// --public-url, stops start-up with the reason.
+func webConfig(cfg *config) (web.Config, error) {
+	wc := web.Config{Listen: cfg.Listen, PublicURL: cfg.PublicURL, Version: version}
+	switch cfg.Auth {
+	case "on", "":
+	case "off":
+		wc.AuthOff = true
+	default:
+		return wc, fmt.Errorf("invalid --auth %q: want on or off", cfg.Auth)
+	}
+	for _, p := range strings.Split(cfg.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return wc, fmt.Errorf("invalid --trusted-proxies entry %q: want a CIDR such as 10.0.0.0/8", p)
+		}
+		wc.TrustedProxies = append(wc.TrustedProxies, prefix)
+	}
+	return wc, wc.Validate()
+}
+
+// printSetupLink prints, when no user exists yet, the one-time link that
+// creates the first admin. It goes to standard output, not to the log:
+// the token is a secret, and logs travel further than a terminal.
+func printSetupLink(ctx context.Context, svc *access.Service, wc web.Config, url string, logger *slog.Logger, stdout io.Writer) error {
+	tok, err := svc.NewSetupToken(ctx)
+	if errors.Is(err, access.ErrSetupDone) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if wc.PublicURL != "" {
+		url = strings.TrimSuffix(wc.PublicURL, "/") + "/"
+	}
+	logger.Warn("no users yet: the one-time link that creates the first admin is printed on standard output")
+	fmt.Fprintf(stdout, "no users yet: create the first admin at %ssetup?token=%s (the link works once; or run auditd users add NAME --role admin)\n", url, tok)
+	return nil
 }

@@ -58,7 +58,7 @@ func TestServeFoldsWithReducers(t *testing.T) {
 	if _, err := store.Append(t.Context(), "wallet-7", "Wallet", eventstore.NoStream, evs...); err != nil {
 		t.Fatal(err)
 	}
-	url := startCommand(t, "serve", "--database-url", db.ConnString, "--reducers", file, "--listen", "127.0.0.1:0", "--no-live")
+	url := startCommand(t, "serve", "--database-url", db.ConnString, "--reducers", file, "--listen", "127.0.0.1:0", "--no-live", "--auth=off")
 	var got struct {
 		Version int            `json:"version"`
 		State   map[string]any `json:"state"`
@@ -78,7 +78,7 @@ func TestServePrunesSnapshotsOfEarlierReducers(t *testing.T) {
 		VALUES ('wallet-7', 'an-earlier-config', 1, now(), '{}')`); err != nil {
 		t.Fatal(err)
 	}
-	startCommand(t, "serve", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--no-live")
+	startCommand(t, "serve", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--no-live", "--auth=off")
 	var left int
 	if err := db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM auditd.snapshots WHERE fingerprint = 'an-earlier-config'`).Scan(&left); err != nil || left != 0 {
 		t.Errorf("snapshots of an earlier config after start-up: %d (%v)", left, err)

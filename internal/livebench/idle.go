@@ -31,7 +31,7 @@ func Idle(ctx context.Context, connections int, stdout, stderr io.Writer) error 
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	hub := live.NewHub(live.HubConfig{})
-	srv := web.New(web.Config{Listen: "127.0.0.1:0"}, web.Deps{Logger: logger, LiveHub: hub})
+	srv := web.New(web.Config{Listen: "127.0.0.1:0", AuthOff: true /* measures the feed, not sign-in; loopback only */}, web.Deps{Logger: logger, LiveHub: hub})
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func idleClients(ctx context.Context, addr string, n int, ready io.Writer) error
 			return fmt.Errorf("bench idle: connection %d: %w (raise ulimit -n)", len(conns)+1, err)
 		}
 		conns = append(conns, c)
-		if _, err := io.WriteString(c, "GET /live/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
+		if _, err := io.WriteString(c, "GET /live/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
 			return err
 		}
 		var got []byte

@@ -46,7 +46,7 @@ func (b *bench) idleMemory(ctx context.Context, addr string) ([]row, error) {
 // awaitSubscribed requests the feed on c and reads until the subscription
 // comment, so every idle subscriber is in place before memory is measured.
 func awaitSubscribed(c net.Conn) error {
-	if _, err := io.WriteString(c, "GET /live/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(c, "GET /live/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
 		return err
 	}
 	buf := make([]byte, 4096)
