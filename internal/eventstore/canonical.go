@@ -1,0 +1,88 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// CanonicalEvent is an event as PostgreSQL prints its stored values (text
+// output, TimeZone UTC, DateStyle ISO): the form the witness ledger hashes.
+// pgoutput sends the same text to the live consumer, so the hash a
+// verification recomputes from the table needs no re-encoding on either
+// side. The byte slices are only valid until the next row is read.
+type CanonicalEvent struct {
+	Position      int64
+	StreamID      []byte
+	Version       []byte
+	EventType     []byte
+	SchemaVersion []byte
+	Payload       []byte
+	Metadata      []byte
+	RecordedAt    []byte
+}
+
+// canonicalSelect is the select list of a CanonicalEvent, each value cast to
+// its text output.
+const canonicalSelect = `position, stream_id::text, version::text, event_type::text, schema_version::text,
+	payload::text, metadata::text, recorded_at::text`
+
+// ScanCanonical runs fn on every row of the native events table whose
+// position is in (after, upTo] (upTo 0: no bound), in position order, in one
+// read-only transaction whose text output settings are fixed. With a
+// snapshot name (one exported by CREATE_REPLICATION_SLOT) the rows read are
+// exactly those committed before that snapshot.
+func (s *Store) ScanCanonical(ctx context.Context, snapshot string, after, upTo int64, fn func(*CanonicalEvent) error) error {
+	return s.readCanonical(ctx, snapshot, fn, `SELECT `+canonicalSelect+` FROM public.events
+		WHERE position > $1 AND ($2 = 0 OR position <= $2) ORDER BY position`, after, upTo)
+}
+
+// ScanStreamCanonical runs fn on every event of one stream of the native
+// events table, in version order.
+func (s *Store) ScanStreamCanonical(ctx context.Context, streamID string, fn func(*CanonicalEvent) error) error {
+	return s.readCanonical(ctx, "", fn, `SELECT `+canonicalSelect+` FROM public.events
+		WHERE stream_id = $1 ORDER BY version`, streamID)
+}
+
+// readCanonical runs a canonical select in a read-only repeatable-read
+// transaction (in the exported snapshot, when named) with the text output
+// settings the live consumer's replication connection uses.
+func (s *Store) readCanonical(ctx context.Context, snapshot string, fn func(*CanonicalEvent) error, sql string, args ...any) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("eventstore: unable to begin canonical read: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if snapshot != "" {
+		// SET TRANSACTION takes no parameters: the name is quoted as a literal.
+		if _, err := tx.Exec(ctx, `SET TRANSACTION SNAPSHOT `+quoteLiteral(snapshot)); err != nil {
+			return fmt.Errorf("eventstore: unable to import snapshot: %w", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'`); err != nil {
+		return fmt.Errorf("eventstore: unable to fix text output settings: %w", err)
+	}
+	return scanCanonical(ctx, tx, fn, sql, args...)
+}
+
+func scanCanonical(ctx context.Context, tx pgx.Tx, fn func(*CanonicalEvent) error, sql string, args ...any) error {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("eventstore: unable to read canonical events: %w", err)
+	}
+	defer rows.Close()
+	var e CanonicalEvent
+	for rows.Next() {
+		if err := rows.Scan(&e.Position, &e.StreamID, &e.Version, &e.EventType, &e.SchemaVersion, &e.Payload, &e.Metadata, &e.RecordedAt); err != nil {
+			return fmt.Errorf("eventstore: unable to scan canonical event: %w", err)
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("eventstore: unable to read canonical events: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store holds the SQL on auditd.ledger.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool; the schema must be migrated.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Head returns the last entry's commit LSN and hash; zero values when the
+// ledger is empty.
+func (s *Store) Head(ctx context.Context) (uint64, Hash, error) {
+	var lsn pglogrepl.LSN
+	var h []byte
+	err := s.pool.QueryRow(ctx, `SELECT commit_lsn::text, hash FROM auditd.ledger ORDER BY commit_lsn DESC LIMIT 1`).Scan(&lsn, &h)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, Hash{}, nil
+	}
+	if err != nil {
+		return 0, Hash{}, fmt.Errorf("ledger: unable to read the head: %w", err)
+	}
+	var out Hash
+	if len(h) != HashSize {
+		return 0, Hash{}, fmt.Errorf("ledger: the head entry %s has a %d-byte hash", lsn, len(h))
+	}
+	copy(out[:], h)
+	return uint64(lsn), out, nil
+}
+
+// Insert appends entries (in commit order, hashes set) in one statement.
+func (s *Store) Insert(ctx context.Context, entries []Entry) error {
+	n := len(entries)
+	lsns, xids := make([]string, n), make([]int64, n)
+	times, backfilled := make([]*time.Time, n), make([]bool, n)
+	packed, hashes := make([][]byte, n), make([][]byte, n)
+	for i := range entries {
+		e := &entries[i]
+		lsns[i], xids[i], backfilled[i] = pglogrepl.LSN(e.CommitLSN).String(), e.Xid, e.Backfilled
+		if !e.CommittedAt.IsZero() {
+			times[i] = &e.CommittedAt
+		}
+		packed[i], hashes[i] = Pack(e.Events), e.Hash[:]
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO auditd.ledger (commit_lsn, xid, committed_at, backfilled, events, hash)
+		SELECT l::pg_lsn, x, t, b, e, h FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::bool[], $5::bytea[], $6::bytea[]) AS u(l, x, t, b, e, h)`,
+		lsns, xids, times, backfilled, packed, hashes)
+	if err != nil {
+		return fmt.Errorf("ledger: unable to write %d entries: %w", n, err)
+	}
+	return nil
+}
+
+// Entries returns up to limit entries after commit LSN after, in commit order.
+func (s *Store) Entries(ctx context.Context, after uint64, limit int) ([]Entry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT commit_lsn::text, xid, committed_at, backfilled, events, hash
+		FROM auditd.ledger WHERE commit_lsn > $1::text::pg_lsn ORDER BY commit_lsn LIMIT $2`,
+		pglogrepl.LSN(after).String(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: unable to read entries: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var e Entry
+		var lsn pglogrepl.LSN
+		var at *time.Time
+		var packed, h []byte
+		if err := rows.Scan(&lsn, &e.Xid, &at, &e.Backfilled, &packed, &h); err != nil {
+			return nil, fmt.Errorf("ledger: unable to scan an entry: %w", err)
+		}
+		e.CommitLSN = uint64(lsn)
+		if at != nil {
+			e.CommittedAt = *at
+		}
+		if e.Events, err = Unpack(packed); err != nil {
+			return nil, fmt.Errorf("ledger: entry %s: %w", lsn, err)
+		}
+		if len(h) != HashSize {
+			return nil, fmt.Errorf("ledger: entry %s has a %d-byte hash", lsn, len(h))
+		}
+		copy(e.Hash[:], h)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger: unable to read entries: %w", err)
+	}
+	return out, nil
+}
+
+// ErrBrokenChain is returned by VerifyChain when an entry's hash does not
+// follow from the previous one.
+var ErrBrokenChain = errors.New("ledger: broken hash chain")
+
+// VerifyChain recomputes every entry's hash from the first and returns how
+// many entries it checked.
+func (s *Store) VerifyChain(ctx context.Context) (int, error) {
+	var prev Hash
+	var after uint64
+	n := 0
+	for {
+		entries, err := s.Entries(ctx, after, 1000)
+		if err != nil {
+			return n, err
+		}
+		if len(entries) == 0 {
+			return n, nil
+		}
+		for i := range entries {
+			e := &entries[i]
+			if e.ChainHash(prev) != e.Hash {
+				return n, fmt.Errorf("%w at entry %s", ErrBrokenChain, pglogrepl.LSN(e.CommitLSN))
+			}
+			prev, after = e.Hash, e.CommitLSN
+			n++
+		}
+	}
+}
