@@ -86,7 +86,9 @@ func TestMetricsFollowLiveEvents(t *testing.T) {
 	slot := newLiveSlot(t, db)
 	st, _ := startLive(t, db, slot, live.HubConfig{})
 	mon := projections.NewMonitor(db.Pool, nil, projections.Options{})
-	srv := New(Config{Version: "v9.9.9-test"}, Deps{Pool: db.Pool, Store: eventstore.New(db.Pool),
+	cfg := testConfig
+	cfg.Version = "v9.9.9-test"
+	srv := New(cfg, Deps{Pool: db.Pool, Store: eventstore.New(db.Pool),
 		LiveHub: st.hub, LiveConsumer: st.consumer, Projections: mon, LiveHeartbeat: st.server.deps.LiveHeartbeat})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
@@ -193,7 +195,7 @@ func TestMetricsFollowLiveEvents(t *testing.T) {
 // client on this host, whatever X-Forwarded-For claims.
 func TestMetricsOnlyFromLoopback(t *testing.T) {
 	t.Parallel()
-	srv := New(Config{}, Deps{})
+	srv := New(Config{PublicURL: "http://example.com"}, Deps{}) // sign-in on: /metrics needs no session from loopback
 	for _, c := range []struct {
 		remote, forwarded string
 		want              int

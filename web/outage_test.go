@@ -82,7 +82,7 @@ func startOutageStack(t *testing.T) *outageStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(banners.Stop)
-	b.server = New(Config{}, Deps{Pool: pool, Store: store, LiveHub: hub, LiveConsumer: consumer, Banners: banners, LiveHeartbeat: time.Hour})
+	b.server = New(testConfig, Deps{Pool: pool, Store: store, LiveHub: hub, LiveConsumer: consumer, Banners: banners, LiveHeartbeat: time.Hour})
 	hs := httptest.NewServer(b.server.Handler())
 	t.Cleanup(hs.Close)
 	t.Cleanup(hub.Close) // runs first: the feeds end, so hs.Close does not wait for them
