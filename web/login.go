@@ -30,6 +30,7 @@ func (s *Server) showLogin(c echo.Context) error {
 }
 
 func (s *Server) renderLogin(c echo.Context, status int, vm views.LoginVM) error {
+	vm.SSO = s.deps.OIDC != nil
 	return s.renderResult(c, status, "Sign in", "", loginResult{vm})
 }
 

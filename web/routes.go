@@ -26,6 +26,8 @@ func (s *Server) routes() {
 	s.open(http.MethodGet, "/login", s.showLogin)
 	s.open(http.MethodPost, "/login", s.login)
 	s.open(http.MethodPost, "/logout", s.logout)
+	s.open(http.MethodGet, "/login/oidc", s.startOIDC)
+	s.open(http.MethodGet, "/login/oidc/callback", s.finishOIDC)
 	s.open(http.MethodGet, "/setup", s.showSetup)
 	s.open(http.MethodPost, "/setup", s.completeSetup)
 

@@ -80,6 +80,9 @@ type Deps struct {
 	// Access checks sign-ins, sessions and tokens; nil with sign-in on:
 	// New builds one on Pool.
 	Access *access.Service
+	// OIDC signs users in through an OpenID Provider; nil: no single
+	// sign-on.
+	OIDC *access.OIDC
 
 	// Projections.
 	Projections *projections.Monitor // nil: /projections answers 503

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/timetravel"
@@ -67,6 +68,7 @@ type config struct {
 	Auth           string // "on" or "off"
 	PublicURL      string
 	TrustedProxies string // comma-separated CIDRs
+	OIDC           access.OIDCConfig
 
 	// users and tokens
 	Role         string
@@ -96,6 +98,10 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 		fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
 		fs.StringVar(&cfg.Auth, "auth", "on", "sign-in: on, or off (accepted only on a loopback --listen; every page then shows a red banner)")
 		fs.StringVar(&cfg.PublicURL, "public-url", "", "the address users open, e.g. https://auditd.example.org: its host is the only one accepted besides loopback names, and https makes the session cookie Secure (required on a non-loopback --listen)")
+		fs.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "single sign-on: the OpenID Provider's issuer URL (empty: no single sign-on); needs --public-url, whose /login/oidc/callback is the redirect URI to register")
+		fs.StringVar(&cfg.OIDC.ClientID, "oidc-client-id", "", "single sign-on: auditd's client id at the provider")
+		fs.StringVar(&cfg.OIDC.ClientSecret, "oidc-client-secret", "", "single sign-on: auditd's client secret (prefer AUDITD_OIDC_CLIENT_SECRET: flags show in process lists)")
+		fs.StringVar(&cfg.OIDC.RoleClaim, "oidc-role-claim", "auditd_role", "single sign-on: the claim holding the user's role (a role name, or a list whose highest role counts)")
 		fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For gives the client address (empty: the peer's address)")
 		fs.StringVar(&cfg.ConfigFile, "config", "", "the JSON configuration file: reducers/upcasters for time travel, drift mappings, and the source mapping of an existing event table (empty: auditd's own events table, merge-patch folding; the demo uses its own)")
 		fs.StringVar(&cfg.reducersFlag, "reducers", "", "older name of --config")

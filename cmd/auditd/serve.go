@@ -71,6 +71,14 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	if !webCfg.AuthOff {
 		deps.Access = access.NewService(db.Pool, logger, access.Options{})
 	}
+	if cfg.OIDC.Issuer != "" {
+		// A provider that cannot be reached stops start-up: signing in
+		// would fail for everyone anyway, and the error says why.
+		if deps.OIDC, err = access.NewOIDC(ctx, cfg.OIDC); err != nil {
+			return err
+		}
+		logger.Info("single sign-on", "issuer", cfg.OIDC.Issuer, "redirect_url", cfg.OIDC.RedirectURL)
+	}
 
 	var stops []func()
 	// The header banners' sources; a refresher recomputes them in the
@@ -271,6 +279,15 @@ func webConfig(cfg *config) (web.Config, error) {
 			return wc, fmt.Errorf("invalid --trusted-proxies entry %q: want a CIDR such as 10.0.0.0/8", p)
 		}
 		wc.TrustedProxies = append(wc.TrustedProxies, prefix)
+	}
+	if cfg.OIDC.Issuer != "" {
+		if wc.AuthOff {
+			return wc, errors.New("--oidc-issuer with --auth=off: single sign-on needs sign-in on")
+		}
+		if wc.PublicURL == "" || cfg.OIDC.ClientID == "" {
+			return wc, errors.New("--oidc-issuer needs --public-url (the provider redirects to <public-url>/login/oidc/callback) and --oidc-client-id")
+		}
+		cfg.OIDC.RedirectURL = strings.TrimSuffix(wc.PublicURL, "/") + "/login/oidc/callback"
 	}
 	return wc, wc.Validate()
 }

@@ -24,6 +24,8 @@ func TestServeRefusesAuthOffAndMissingPublicURLOffLoopback(t *testing.T) {
 		{[]string{"--listen", "0.0.0.0:0"}, "--public-url is required"},
 		{[]string{"--listen", "127.0.0.1:0", "--public-url", "ftp://x"}, "invalid --public-url"},
 		{[]string{"--listen", "127.0.0.1:0", "--auth", "maybe"}, "invalid --auth"},
+		{[]string{"--listen", "127.0.0.1:0", "--oidc-issuer", "http://127.0.0.1:1/"}, "--oidc-issuer needs --public-url"},
+		{[]string{"--listen", "127.0.0.1:0", "--oidc-issuer", "http://127.0.0.1:1/", "--auth=off"}, "single sign-on needs sign-in on"},
 		{[]string{"--listen", "127.0.0.1:0", "--trusted-proxies", "10.0.0.0/8,nonsense"}, "invalid --trusted-proxies entry \"nonsense\""},
 	} {
 		// No database is opened: the URL names no server at all.

@@ -137,8 +137,7 @@ func (s *Service) insertUser(ctx context.Context, q interface {
 	err := q.QueryRow(ctx, `
 		INSERT INTO auditd.users (name, role, password_hash) VALUES ($1, $2, $3)
 		RETURNING id, created_at`, name, role.String(), hash).Scan(&u.ID, &u.CreatedAt)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if isUniqueViolation(err) {
 		return User{}, ErrUserExists
 	}
 	if err != nil {
@@ -286,4 +285,10 @@ func newSecret(prefix string) (string, []byte, error) {
 func digest(secret string) []byte {
 	d := sha256.Sum256([]byte(secret))
 	return d[:]
+}
+
+// isUniqueViolation reports whether err is a unique constraint's.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }

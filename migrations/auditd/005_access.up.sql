@@ -6,6 +6,9 @@ CREATE TABLE auditd.users (
     name          text        NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$'),
     role          text        NOT NULL CHECK (role IN ('support', 'engineer', 'compliance', 'admin')),
     password_hash text,       -- argon2id in PHC form; NULL: no password sign-in
+    -- An identity provider's user: "<issuer> <subject>"; the role is the
+    -- provider's, refreshed at every sign-in.
+    oidc_subject  text        UNIQUE,
     disabled_at   timestamptz,
     created_at    timestamptz NOT NULL DEFAULT now()
 );
