@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 type outageStack struct {
 	*bundle
 	cluster *pgembed.Cluster
+	pool    *pgxpool.Pool
 	banners *BannerRefresher
 	http    *httptest.Server
 }
@@ -88,7 +90,7 @@ func startOutageStack(t *testing.T) *outageStack {
 	hs := httptest.NewServer(b.server.Handler())
 	t.Cleanup(hs.Close)
 	t.Cleanup(hub.Close) // runs first: the feeds end, so hs.Close does not wait for them
-	return &outageStack{bundle: b, cluster: cluster, banners: banners, http: hs}
+	return &outageStack{bundle: b, cluster: cluster, pool: pool, banners: banners, http: hs}
 }
 
 // TestDatabaseOutageIsSaid stops the database under a running server:
@@ -128,6 +130,17 @@ func TestDatabaseOutageIsSaid(t *testing.T) {
 		if rec.Header().Get("Retry-After") == "" {
 			t.Errorf("GET %s: no Retry-After", path)
 		}
+	}
+	// With sign-in on, checking a session needs the database too: 503,
+	// not 500 and not "sign in".
+	signIn := New(Config{PublicURL: testConfig.PublicURL}, Deps{Pool: st.pool, Store: b.store, Banners: banners})
+	req := httptest.NewRequest(http.MethodGet, "/events", nil)
+	req.Header.Set("Accept", "application/json")
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: "a-session-id"})
+	rec := httptest.NewRecorder()
+	signIn.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), databaseUnavailableText) {
+		t.Errorf("signed-in GET /events during the outage: %d %s", rec.Code, rec.Body.String())
 	}
 	pgtest.WaitFor(t, "the outage banner", 10*time.Second, func(context.Context) (bool, error) {
 		return slices.Contains(banners.Banners(), outageBanner), nil
