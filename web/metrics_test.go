@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -89,7 +90,7 @@ func TestMetricsFollowLiveEvents(t *testing.T) {
 	cfg := testConfig
 	cfg.Version = "v9.9.9-test"
 	srv := New(cfg, Deps{Pool: db.Pool, Store: eventstore.New(db.Pool),
-		LiveHub: st.hub, LiveConsumer: st.consumer, Projections: mon, LiveHeartbeat: st.server.deps.LiveHeartbeat})
+		LiveHub: st.hub, LiveConsumer: st.consumer, Projections: mon, LiveHeartbeat: time.Hour})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/pgembed"
 	"github.com/auditd/auditd/internal/pgtest"
+	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/schema"
 )
 
@@ -25,6 +27,7 @@ import (
 type outageStack struct {
 	*bundle
 	cluster *pgembed.Cluster
+	pool    *pgxpool.Pool
 	banners *BannerRefresher
 	http    *httptest.Server
 }
@@ -82,11 +85,12 @@ func startOutageStack(t *testing.T) *outageStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(banners.Stop)
-	b.server = New(testConfig, Deps{Pool: pool, Store: store, LiveHub: hub, LiveConsumer: consumer, Banners: banners, LiveHeartbeat: time.Hour})
+	b.server = New(testConfig, Deps{Pool: pool, Store: store, LiveHub: hub, LiveConsumer: consumer, Banners: banners, LiveHeartbeat: time.Hour,
+		Projections: projections.NewMonitor(pool, nil, projections.Options{})})
 	hs := httptest.NewServer(b.server.Handler())
 	t.Cleanup(hs.Close)
 	t.Cleanup(hub.Close) // runs first: the feeds end, so hs.Close does not wait for them
-	return &outageStack{bundle: b, cluster: cluster, banners: banners, http: hs}
+	return &outageStack{bundle: b, cluster: cluster, pool: pool, banners: banners, http: hs}
 }
 
 // TestDatabaseOutageIsSaid stops the database under a running server:
@@ -107,7 +111,7 @@ func TestDatabaseOutageIsSaid(t *testing.T) {
 	if st := nextStatus(t, feed); st.Status != "disconnected" {
 		t.Fatalf("status after the stop: %+v, want disconnected", st)
 	}
-	for _, path := range []string{"/", "/events", "/streams", "/streams/wallet-1"} {
+	for _, path := range []string{"/", "/events", "/streams", "/streams/wallet-1", "/projections"} {
 		doc := b.page(path, http.StatusServiceUnavailable)
 		if msg := doc.Find("[data-testid=error-message]").Text(); msg != databaseUnavailableText {
 			t.Errorf("GET %s: message %q, want %q", path, msg, databaseUnavailableText)
@@ -127,9 +131,29 @@ func TestDatabaseOutageIsSaid(t *testing.T) {
 			t.Errorf("GET %s: no Retry-After", path)
 		}
 	}
+	// With sign-in on, checking a session needs the database too: 503,
+	// not 500 and not "sign in".
+	signIn := New(Config{PublicURL: testConfig.PublicURL}, Deps{Pool: st.pool, Store: b.store, Banners: banners})
+	req := httptest.NewRequest(http.MethodGet, "/events", nil)
+	req.Header.Set("Accept", "application/json")
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: "a-session-id"})
+	rec := httptest.NewRecorder()
+	signIn.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), databaseUnavailableText) {
+		t.Errorf("signed-in GET /events during the outage: %d %s", rec.Code, rec.Body.String())
+	}
 	pgtest.WaitFor(t, "the outage banner", 10*time.Second, func(context.Context) (bool, error) {
 		return slices.Contains(banners.Banners(), outageBanner), nil
 	})
+	// A page that needs no database still answers, under the banner.
+	if banner := b.page("/live", http.StatusOK).Find("#banner-outage").Text(); banner != outageBanner.Text {
+		t.Errorf("/live during the outage: banner %q, want the outage", banner)
+	}
+	// /metrics still answers and says it.
+	fams := scrape(t, b.server)
+	if up, connected := mustMetric(t, fams, "auditd_projections_up"), mustMetric(t, fams, "auditd_live_consumer_connected"); up != 0 || connected != 0 {
+		t.Errorf("metrics during the outage: projections up %v, consumer connected %v; want 0 and 0", up, connected)
+	}
 
 	if err := cluster.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -145,6 +169,13 @@ func TestDatabaseOutageIsSaid(t *testing.T) {
 	pgtest.WaitFor(t, "the overview to answer", 10*time.Second, func(context.Context) (bool, error) {
 		return b.get("/", "text/html").Code == http.StatusOK, nil
 	})
+	fams = scrape(t, b.server)
+	if up, connected := mustMetric(t, fams, "auditd_projections_up"), mustMetric(t, fams, "auditd_live_consumer_connected"); up != 1 || connected != 1 {
+		t.Errorf("metrics after the recovery: projections up %v, consumer connected %v; want 1 and 1", up, connected)
+	}
+	if reconnects := mustMetric(t, fams, "auditd_live_consumer_reconnects_total"); reconnects < 1 {
+		t.Errorf("reconnects after an outage = %v, want at least 1", reconnects)
+	}
 	if n := b.page("/events", http.StatusOK).Find("[data-testid=banner]").Length(); n != 0 {
 		t.Errorf("%d banners after the recovery, want none", n)
 	}
