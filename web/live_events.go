@@ -397,7 +397,7 @@ func liveEvent(m *live.Message) liveEventJSON {
 // liveEventRow is the row of a live event: the compact one, linking to the
 // event page, when the hub kept it without its data.
 func liveEventRow(m *live.Message) views.EventRow {
-	row := eventRow(m.Event, true)
+	row := eventRow(m.Event, true, newPageBudget(maxPreview))
 	if m.Large {
 		row.LargeBytes = m.PayloadBytes
 	}
