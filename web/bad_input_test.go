@@ -153,7 +153,7 @@ func TestLiveLastErrorLeaksNothing(t *testing.T) {
 		t.Fatalf("the consumer's error does not name the socket, so this test shows nothing: %q", raw)
 	}
 	b := &bundle{t: t, db: db, store: eventstore.New(db.Pool)}
-	b.server = New(Config{}, Deps{Pool: db.Pool, Store: b.store, LiveHub: hub, LiveConsumer: c, LiveHeartbeat: time.Hour})
+	b.server = New(testConfig, Deps{Pool: db.Pool, Store: b.store, LiveHub: hub, LiveConsumer: c, LiveHeartbeat: time.Hour})
 	rec := b.get("/live?format=json", "")
 	var got liveJSON
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Stats == nil {
