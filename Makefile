@@ -36,7 +36,9 @@ FUZZ_TARGETS := \
 	./web:FuzzParseOffset \
 	./web:FuzzParseMoment \
 	./web:FuzzEventRef \
-	./web:FuzzCSVCell
+	./web:FuzzCSVCell \
+	./web:FuzzPagePreview \
+	./web:FuzzValidQuery
 FUZZTIME ?= 3s
 # -parallel 1: one fuzz worker, the machine is shared.
 FUZZFLAGS ?= -parallel 1

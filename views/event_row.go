@@ -28,6 +28,13 @@ type EventRow struct {
 	// LargeBytes, when set, is the size of a payload and metadata too large
 	// for a live fragment: the row links to the event page instead.
 	LargeBytes int
+	// PayloadCut, MetadataCut and UpcastCut mark previews: the value was
+	// larger than what the page had left to show; PayloadBytes and
+	// MetadataBytes are the stored sizes, the raw links serve them whole.
+	PayloadCut, MetadataCut, UpcastCut bool
+	PayloadBytes, MetadataBytes        int
+	// ChangesHidden counts the changes not listed (the JSON has them all).
+	ChangesHidden int
 }
 
 // Change is one leaf change between two states (or made by one event).

@@ -9,6 +9,8 @@ type EventsVM struct {
 	From, To                                              string // datetime-local values, UTC
 	Filtered                                              bool
 	Rows                                                  []EventRow // newest first
+	// Notice says why the page holds fewer rows than asked (its byte cap).
+	Notice string
 	// Pager links; empty when there is no such page.
 	NewestURL, NewerURL, OlderURL string
 	// Live is set on the newest page: new matching events are inserted at

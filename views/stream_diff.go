@@ -16,6 +16,7 @@ type DiffVM struct {
 	Rows                     []DiffRow
 	Hidden                   int // changes not shown; the JSON has them all
 	FromJSON, ToJSON         string
+	FromJSONCut, ToJSONCut   bool   // previews: the state pages' JSON has them whole
 	FormPath                 string // /streams/{id}/diff
 	ShareURL                 string
 	JSONURL                  string

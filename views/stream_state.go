@@ -24,6 +24,7 @@ type StateVM struct {
 	// DroppedErrors counts fold errors beyond the ones kept.
 	DroppedErrors int
 	JSON          string // the state document, indented
+	JSONCut       bool   // JSON is a preview: JSONURL has it whole
 	// Links.
 	SelfURL     string // this state's page (shareable)
 	JSONURL     string

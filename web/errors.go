@@ -34,8 +34,10 @@ func badRequest(param, format string, args ...any) error {
 // repeats.
 const maxEchoed = 80
 
-// capEchoed cuts s to maxEchoed characters, marking the cut with "…".
+// capEchoed cuts s to maxEchoed characters, marking the cut with "…", and
+// shows bytes that are not text (invalid UTF-8, NUL) as "\uFFFD".
 func capEchoed(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 	if utf8.RuneCountInString(s) <= maxEchoed {
 		return s
 	}
@@ -72,10 +74,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 	case errors.Is(err, eventstore.ErrStreamNotFound), errors.Is(err, eventstore.ErrEventNotFound):
 		status = http.StatusNotFound
-		msg = err.Error()
-	case errors.Is(err, eventstore.ErrInvalidCursor), errors.Is(err, eventstore.ErrEmptyStreamID):
+		msg = notFoundText(c, err)
+	case errors.Is(err, eventstore.ErrInvalidCursor):
 		status = http.StatusBadRequest
-		msg = err.Error()
+		msg = "That page cursor is not valid: follow the page's own links."
+	case errors.Is(err, eventstore.ErrEmptyStreamID):
+		status = http.StatusBadRequest
+		msg = "A stream id is needed."
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to answer.
 		return
@@ -156,6 +161,30 @@ func withOutage(banners []views.Banner) []views.Banner {
 		}
 	}
 	return out
+}
+
+// notFoundText says for people what the store did not find (err is its
+// ErrStreamNotFound or ErrEventNotFound), naming what the request asked
+// for rather than repeating the store's own text.
+func notFoundText(c echo.Context, err error) string {
+	if errors.Is(err, eventstore.ErrEventNotFound) {
+		ref := c.Param("position")
+		switch {
+		case eventstore.IsEventID(ref):
+			return fmt.Sprintf("No event with id “%s”.", strings.ToLower(ref))
+		case ref != "":
+			return fmt.Sprintf("No event at position %s.", capEchoed(ref))
+		}
+		return "No such event."
+	}
+	id, perr := streamIDParam(c)
+	if perr != nil {
+		id = c.QueryParam("stream_id")
+	}
+	if id == "" {
+		return "No such stream."
+	}
+	return fmt.Sprintf("No stream with id “%s”.", capEchoed(id))
 }
 
 // chromeNoBanners builds the layout for error pages without touching the

@@ -89,26 +89,40 @@ func stepsJSON(steps []eventStep) []timelineEvent {
 	return out
 }
 
-// stepRow is a step as an event row shows it.
-func stepRow(step eventStep, showStream bool) views.EventRow {
-	row := eventRow(step.event, showStream)
-	for _, ch := range step.changes {
-		row.Changes = append(row.Changes, views.Change{
-			Path: ch.Path, Op: ch.Op, Old: jsonText(ch.Old), New: jsonText(ch.New),
-			Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, At: ch.RecordedAt,
-		})
+// Changes listed per event row: a timeline row summarises, the event's
+// own page lists more; the JSON has them all.
+const (
+	maxRowChanges    = 50
+	maxDetailChanges = 1000
+)
+
+// stepRow is a step as an event row shows it, listing at most maxChanges
+// of its changes, within the page's budget b.
+func stepRow(step eventStep, showStream bool, b *pageBudget, maxChanges int) views.EventRow {
+	row := eventRow(step.event, showStream, b)
+	for i, ch := range step.changes {
+		if i >= maxChanges || b.left <= 0 {
+			row.ChangesHidden = len(step.changes) - i
+			break
+		}
+		c := views.Change{Path: ch.Path, Op: ch.Op, Old: jsonText(ch.Old), New: jsonText(ch.New),
+			Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, At: ch.RecordedAt}
+		c.Path, _ = b.preview(c.Path)
+		c.Old, _ = b.preview(c.Old)
+		c.New, _ = b.preview(c.New)
+		row.Changes = append(row.Changes, c)
 	}
 	row.FoldError = strings.Join(step.foldErrors, "; ")
 	if step.upcastPayload != nil {
-		row.UpcastPayload = views.PrettyJSON(step.upcastPayload)
+		row.UpcastPayload, row.UpcastCut = previewJSON(step.upcastPayload, b)
 	}
 	return row
 }
 
-func stepRows(steps []eventStep, showStream bool) []views.EventRow {
+func stepRows(steps []eventStep, showStream bool, b *pageBudget) []views.EventRow {
 	out := make([]views.EventRow, len(steps))
 	for i := range steps {
-		out[i] = stepRow(steps[i], showStream)
+		out[i] = stepRow(steps[i], showStream, b, maxRowChanges)
 	}
 	return out
 }

@@ -93,7 +93,7 @@ func (r eventDetailResult) toJSON() any {
 
 func (r eventDetailResult) toView(chrome views.Chrome) templ.Component {
 	ev := r.step.event
-	vm := views.EventDetailVM{Row: stepRow(r.step, true), EventID: ev.EventID, CorrelatedTruncated: r.truncated}
+	vm := views.EventDetailVM{Row: stepRow(r.step, true, newPageBudget(maxDetailPreview), maxDetailChanges), EventID: ev.EventID, CorrelatedTruncated: r.truncated}
 	vm.CorrelationID = vm.Row.CorrelationID
 	vm.Row.ShowStream = true
 	vm.Row.Expanded = true // the page is about this event: show its payload
@@ -113,7 +113,7 @@ func (r eventDetailResult) toView(chrome views.Chrome) templ.Component {
 }
 
 func chainItem(e *eventstore.Event, depth int, self bool) views.ChainItem {
-	r := eventRow(e, true)
+	r := eventRow(e, true, noBudget())
 	return views.ChainItem{
 		Position: e.Position, StreamID: e.StreamID, StreamType: e.StreamType, Version: e.Version,
 		EventType: e.EventType, Actor: r.Actor, Source: r.Source, RecordedAt: e.RecordedAt, Depth: depth, Self: self,

@@ -37,6 +37,9 @@ type eventsJSON struct {
 	Events  []eventstore.Event `json:"events"`
 	Next    *int64             `json:"next"`
 	Prev    *int64             `json:"prev"`
+	// BytesCut: the page holds fewer events than asked, having reached
+	// its byte cap; the next cursor reads on.
+	BytesCut bool `json:"bytes_cut,omitempty"`
 }
 
 func parseLogFilters(c echo.Context) (logFilters, error) {
@@ -92,10 +95,12 @@ func (s *Server) listEvents(c echo.Context) error {
 	if more {
 		events = events[:limit]
 	}
+	events, bytesCut := byteCapped(events)
+	more = more || bytesCut
 	if after > 0 {
 		slices.Reverse(events) // shown newest first
 	}
-	r := eventsResult{filters: f, events: events, limit: limit, paged: before > 0 || after > 0,
+	r := eventsResult{filters: f, events: events, limit: limit, paged: before > 0 || after > 0, bytesCut: bytesCut,
 		hasNewer: before > 0 || (after > 0 && more), hasOlder: (after == 0 && more) || after > 0}
 	return s.renderResult(c, http.StatusOK, "Events", "events", r)
 }
@@ -109,10 +114,11 @@ type eventsResult struct {
 	limit              int
 	paged              bool
 	hasNewer, hasOlder bool
+	bytesCut           bool // fewer events than limit: they reached maxPageEventBytes
 }
 
 func (r eventsResult) toJSON() any {
-	data := eventsJSON{Filters: r.filters, Events: r.events}
+	data := eventsJSON{Filters: r.filters, Events: r.events, BytesCut: r.bytesCut}
 	if data.Events == nil {
 		data.Events = []eventstore.Event{}
 	}
@@ -148,7 +154,10 @@ func (r eventsResult) toView(chrome views.Chrome) templ.Component {
 	vm := views.EventsVM{
 		StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor, CorrelationID: f.CorrelationID,
 		From: formValue(f.From), To: formValue(f.To), Filtered: f != logFilters{},
-		Rows: eventRows(events, true),
+		Rows: eventRows(events, true, newPageBudget(maxPreview)),
+	}
+	if r.bytesCut {
+		vm.Notice = byteCapNotice(len(events))
 	}
 	if len(events) > 0 {
 		if r.hasOlder {

@@ -31,12 +31,12 @@ const (
 // projection lag. Each event carries an id that resumes exactly after it
 // (Last-Event-ID header or ?last_event_id=).
 func (s *Server) liveEvents(c echo.Context) error {
-	hub := s.deps.LiveHub
-	if hub == nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "live updates are off (--no-live, or wal_level is not logical)")
-	}
 	q := c.QueryParams()
-	filter := live.Filter{StreamID: q.Get("stream_id"), StreamType: q.Get("stream_type"), EventType: q.Get("event_type")}
+	lf, err := parseLiveFilters(c)
+	if err != nil {
+		return err
+	}
+	filter := lf.filter()
 	if types := q.Get("types"); types != "" {
 		skip, err := skippedKinds(types)
 		if err != nil {
@@ -65,6 +65,11 @@ func (s *Server) liveEvents(c echo.Context) error {
 		after = &cur
 	}
 
+	// Bad input is a 400 whether live is on or not.
+	hub := s.deps.LiveHub
+	if hub == nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "live updates are off (--no-live, or wal_level is not logical)")
+	}
 	sub, err := hub.Subscribe(filter, after)
 	if err != nil && !errors.Is(err, live.ErrResync) {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "live updates are shutting down")
@@ -397,7 +402,7 @@ func liveEvent(m *live.Message) liveEventJSON {
 // liveEventRow is the row of a live event: the compact one, linking to the
 // event page, when the hub kept it without its data.
 func liveEventRow(m *live.Message) views.EventRow {
-	row := eventRow(m.Event, true)
+	row := eventRow(m.Event, true, newPageBudget(maxPreview))
 	if m.Large {
 		row.LargeBytes = m.PayloadBytes
 	}

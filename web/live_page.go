@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -33,10 +34,38 @@ type liveFilters struct {
 	EventType  string `json:"event_type"`
 }
 
+// parseLiveFilters reads the live filters of /live and its feed, as the
+// other pages read theirs: text, bounded, else a 400 naming the filter.
+func parseLiveFilters(c echo.Context) (liveFilters, error) {
+	var f liveFilters
+	err := queryTexts(c, []textParam{{"stream_id", &f.StreamID}, {"stream_type", &f.StreamType}, {"event_type", &f.EventType}})
+	return f, err
+}
+
+// filter is f as the hub matches it.
+func (f liveFilters) filter() live.Filter {
+	return live.Filter{StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType}
+}
+
+// liveErrorText is the consumer's last error as /live says it. The error
+// itself can name socket paths, hosts and users: it stays in the server
+// log, where the consumer writes it as it happens.
+func liveErrorText(err string) string {
+	if err == "" {
+		return ""
+	}
+	if strings.Contains(err, "slot") || strings.Contains(err, "publication") || strings.Contains(err, "wal_level") {
+		return "Live replication could not start: the replication slot or publication is not usable (see the server log). Retrying."
+	}
+	return "Lost the replication connection to PostgreSQL (see the server log). Reconnecting."
+}
+
 // showLive is GET /live: the live tail page with the consumer's metrics.
 func (s *Server) showLive(c echo.Context) error {
-	q := c.QueryParams()
-	f := liveFilters{StreamID: q.Get("stream_id"), StreamType: q.Get("stream_type"), EventType: q.Get("event_type")}
+	f, err := parseLiveFilters(c)
+	if err != nil {
+		return err
+	}
 	sse := url.Values{}
 	for k, v := range map[string]string{"stream_id": f.StreamID, "stream_type": f.StreamType, "event_type": f.EventType} {
 		if v != "" {
@@ -48,7 +77,7 @@ func (s *Server) showLive(c echo.Context) error {
 	if s.deps.LiveHub != nil {
 		// The newest events of the resume window, and a feed that resumes
 		// right after them: no gap and no duplicate between the two.
-		recent := s.deps.LiveHub.Recent(live.Filter{StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType}, liveInitialRows)
+		recent := s.deps.LiveHub.Recent(f.filter(), liveInitialRows)
 		for i := len(recent) - 1; i >= 0; i-- {
 			data.Recent = append(data.Recent, liveEvent(recent[i]))
 			vm.Recent = append(vm.Recent, liveEventRow(recent[i]))
@@ -63,6 +92,7 @@ func (s *Server) showLive(c echo.Context) error {
 	vm.SSEURL = data.SSEURL
 	if s.deps.LiveConsumer != nil {
 		st := s.deps.LiveConsumer.Stats()
+		st.LastError = liveErrorText(st.LastError)
 		data.Stats = &st
 		vm.Stats = views.LiveStats{
 			Connected:       st.Connected,

@@ -25,6 +25,7 @@ func (s *Server) middleware() {
 	e.Use(s.logRequests())
 	e.Use(securityHeaders)
 	e.Use(s.checkOrigin)
+	e.Use(validQuery)
 	// Every state-changing request carries the token from the page's meta tag
 	// (htmx sends it as a header, forms as a field). Safe methods pass.
 	// Static files and probes get no cookie (they may be cached and shared);

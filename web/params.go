@@ -191,7 +191,7 @@ func queryText(c echo.Context, name string) (string, error) {
 	if len(v) > 512 {
 		return "", badRequest(name, "longer than 512 bytes")
 	}
-	if strings.ContainsRune(v, 0) || !utf8.ValidString(v) {
+	if !isText(v) {
 		return "", badRequest(name, "not valid UTF-8 text")
 	}
 	return v, nil
@@ -219,17 +219,30 @@ type eventFilters struct {
 // time range; a malformed one is a 400 naming it.
 func parseEventFilters(c echo.Context) (eventFilters, error) {
 	var f eventFilters
-	var err error
-	for _, p := range []struct {
-		name string
-		dst  *string
-	}{{"event_type", &f.EventType}, {"actor", &f.Actor}, {"correlation_id", &f.CorrelationID}} {
-		if *p.dst, err = queryText(c, p.name); err != nil {
-			return f, err
-		}
+	err := queryTexts(c, []textParam{{"event_type", &f.EventType}, {"actor", &f.Actor}, {"correlation_id", &f.CorrelationID}})
+	if err != nil {
+		return f, err
 	}
 	f.From, f.To, err = queryTimeRange(c, "from", "to")
 	return f, err
+}
+
+// textParam is a free-text parameter and where it is read to.
+type textParam struct {
+	name string
+	dst  *string
+}
+
+// queryTexts reads free-text parameters (queryText), in order.
+func queryTexts(c echo.Context, params []textParam) error {
+	for _, p := range params {
+		v, err := queryText(c, p.name)
+		if err != nil {
+			return err
+		}
+		*p.dst = v
+	}
+	return nil
 }
 
 // addTo writes the filters back as URL parameters.
@@ -266,7 +279,7 @@ func streamIDParam(c echo.Context) (string, error) {
 	if strings.TrimSpace(id) == "" {
 		return "", badRequest("stream_id", "empty")
 	}
-	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) || len(id) > 1024 {
+	if !isText(id) || len(id) > 1024 {
 		return "", badRequest("stream_id", "not a stream id")
 	}
 	return id, nil
@@ -275,4 +288,44 @@ func streamIDParam(c echo.Context) (string, error) {
 // streamPath is the URL path of a stream's page plus suffix ("", "/state", …).
 func streamPath(streamID, suffix string) string {
 	return "/streams/" + url.PathEscape(streamID) + suffix
+}
+
+// maxQueryValue bounds every query parameter: the longest a page takes is
+// a stream id (1,024 bytes); anything longer is a paste, not a filter.
+const maxQueryValue = 2048
+
+// validQuery answers 400, naming the parameter, for a query that is not
+// well-formed (bad %-escapes), or with a name or value that is not UTF-8
+// text, holds NUL or is longer than maxQueryValue: no handler (nor the
+// database) ever sees such input.
+func validQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw := c.Request().URL.RawQuery
+		if raw == "" {
+			return next(c)
+		}
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return badRequest("query", "not a well-formed query string (%%-escapes)")
+		}
+		for name, values := range q {
+			if !isText(name) {
+				return badRequest("parameter name", "%q is not valid UTF-8 text", name)
+			}
+			for _, v := range values {
+				if !isText(v) {
+					return badRequest(name, "not valid UTF-8 text, or holds a NUL byte")
+				}
+				if len(v) > maxQueryValue {
+					return badRequest(name, "longer than %d bytes", maxQueryValue)
+				}
+			}
+		}
+		return next(c)
+	}
+}
+
+// isText reports whether s is UTF-8 text without NUL.
+func isText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }

@@ -226,7 +226,7 @@ func (s *Server) showProjection(c echo.Context) error {
 	mon := s.deps.Projections
 	p, head, err := mon.Projection(ctx, name)
 	if err != nil {
-		return projectionError(err)
+		return projectionError(name, err)
 	}
 	now := mon.Now()
 	bucket := span / 120
@@ -269,7 +269,7 @@ func (r projectionDetailResult) toView(ch views.Chrome) templ.Component {
 		Panel:        panel(r.projection, r.now, r.history, r.hasDrift, 300, 44),
 		Window:       r.window,
 		Windows:      []string{"15m", "1h", "24h"},
-		Unprocessed:  eventRows(r.unprocessed, true),
+		Unprocessed:  eventRows(r.unprocessed, true, newPageBudget(maxPreview)),
 		HeadPosition: r.head.Position,
 	}
 	values := make([]float64, len(r.history))
@@ -292,11 +292,16 @@ type projectionDetailJSON struct {
 	Unprocessed any                        `json:"unprocessed"`
 }
 
-// projectionError maps the package's typed errors to HTTP errors.
-func projectionError(err error) error {
+// projectionError maps the package's typed errors for the projection
+// name to HTTP errors, said for people.
+func projectionError(name string, err error) error {
 	switch {
-	case errors.Is(err, projections.ErrUnknownProjection), errors.Is(err, projections.ErrNoDriftMapping), errors.Is(err, projections.ErrUnknownJob):
-		return notFound("%s", err.Error())
+	case errors.Is(err, projections.ErrUnknownProjection):
+		return notFound("No projection named “%s”.", capEchoed(name))
+	case errors.Is(err, projections.ErrNoDriftMapping):
+		return notFound("Projection “%s” has no drift mapping in the configuration.", capEchoed(name))
+	case errors.Is(err, projections.ErrUnknownJob):
+		return notFound("No such drift job for projection “%s”.", capEchoed(name))
 	}
 	return err
 }

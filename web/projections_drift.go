@@ -44,7 +44,7 @@ func (s *Server) showDrift(c echo.Context) error {
 	name := c.Param("name")
 	m, err := s.deps.Drift.Mapping(name)
 	if err != nil {
-		return projectionError(err)
+		return projectionError(name, err)
 	}
 	n := 50
 	if v := c.QueryParam("sample"); v != "" {
@@ -55,7 +55,7 @@ func (s *Server) showDrift(c echo.Context) error {
 	}
 	rep, err := s.deps.Drift.CheckSample(c.Request().Context(), name, n)
 	if err != nil {
-		return projectionError(err)
+		return projectionError(name, err)
 	}
 	vm := views.DriftVM{Projection: name, StreamType: m.StreamType, Table: m.Table, Checkpoint: rep.Checkpoint, Checked: rep.Checked, Drifted: driftStreams(rep.Drifted), At: rep.At}
 	for _, p := range m.Pointers() {
@@ -81,7 +81,7 @@ func (s *Server) startDriftJob(c echo.Context) error {
 	id, err := s.deps.Drift.StartJob(name)
 	if err != nil {
 		if errors.Is(err, projections.ErrNoDriftMapping) {
-			return projectionError(err)
+			return projectionError(name, err)
 		}
 		if errors.Is(err, projections.ErrTooManyJobs) {
 			return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
@@ -108,7 +108,7 @@ func (s *Server) showDriftJob(c echo.Context) error {
 	name := c.Param("name")
 	job, err := s.deps.Drift.Job(c.Param("id"))
 	if err != nil || job.Projection != name {
-		return notFound("no drift job %q for projection %q", c.Param("id"), name)
+		return notFound("No drift job “%s” for projection “%s”.", capEchoed(c.Param("id")), capEchoed(name))
 	}
 	if wantsJSON(c) {
 		return c.JSON(http.StatusOK, job)

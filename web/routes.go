@@ -42,6 +42,7 @@ func (s *Server) routes() {
 	s.get("/streams/:id/diff", access.Support, s.showDiff)
 	s.get("/events", access.Support, s.listEvents)
 	s.get("/events/:position", access.Support, s.showEvent)
+	s.get("/events/:position/raw", access.Support, s.showEventRaw)
 
 	// Live: the SSE feed (the timelines' live updates use it), the live
 	// tail, tamper alerts.

@@ -16,6 +16,10 @@ import (
 // maxDiffRowsPage bounds the rows one diff page renders; the JSON has all.
 const maxDiffRowsPage = 2000
 
+// diffRowMarkup is what a diff row's markup costs the page's budget,
+// besides its data.
+const diffRowMarkup = 400
+
 // diffChangeJSON is one changed leaf: op is add, remove or replace; old is
 // null for add and new is null for remove. version and event_type name the
 // last event between the two moments that touched the path.
@@ -113,8 +117,6 @@ func (r diffResult) toView(chrome views.Chrome) templ.Component {
 		FromBefore: fromState.BeforeFirstEvent(), ToBefore: toState.BeforeFirstEvent(),
 		FromStateURL: statePath + "?version=" + views.Itoa(fromState.Version),
 		ToStateURL:   statePath + "?version=" + views.Itoa(toState.Version),
-		FromJSON:     views.PrettyJSON(stateDocument(fromState.Data)),
-		ToJSON:       views.PrettyJSON(stateDocument(toState.Data)),
 		FormPath:     diffPath, ShareURL: share, JSONURL: share + "&format=json",
 	}
 	if vm.To == "" {
@@ -123,22 +125,34 @@ func (r diffResult) toView(chrome views.Chrome) templ.Component {
 	if fromState.Version > toState.Version {
 		vm.Notice = "From is later than to: the changes read backwards, undoing the events in between."
 	}
+	// Both states as JSON (folded away) get a preview each, a third of the
+	// page's budget; the rows share the rest.
+	b := newPageBudget(pageDataBudget / 3)
+	vm.FromJSON, vm.FromJSONCut = b.preview(views.PrettyJSON(stateDocument(fromState.Data)))
+	vm.ToJSON, vm.ToJSONCut = b.preview(views.PrettyJSON(stateDocument(toState.Data)))
+	vm.FromJSON, vm.ToJSON = ellipsis(vm.FromJSON, vm.FromJSONCut), ellipsis(vm.ToJSON, vm.ToJSONCut)
+	b.each = maxPreview
 	for i, ch := range r.changes {
-		if i >= maxDiffRowsPage {
+		// A row costs its markup, its path twice (data-path, the cell)
+		// and its blame's labels.
+		eventType, _ := metaText(ch.EventType)
+		actor, _ := metaText(ch.Actor)
+		cost := diffRowMarkup + 2*escapedLen(ch.Path) + escapedLen(eventType) + escapedLen(actor)
+		if i >= maxDiffRowsPage || !b.spend(cost) {
 			vm.Hidden = len(r.changes) - i
 			break
 		}
 		row := views.DiffRow{Path: ch.Path, Op: ch.Op}
 		if ch.Op != timetravel.ChangeAdd {
-			row.Old = jsonText(ch.Old)
+			row.Old, _ = b.preview(jsonText(ch.Old))
 		}
 		if ch.Op != timetravel.ChangeRemove {
-			row.New = jsonText(ch.New)
+			row.New, _ = b.preview(jsonText(ch.New))
 		}
 		if ch.Version > 0 {
 			// A change knows its event's version, not its position: link
 			// to the timeline at that version.
-			row.Blame = &views.BlameVM{Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, At: ch.RecordedAt,
+			row.Blame = &views.BlameVM{Version: ch.Version, EventType: eventType, Actor: actor, At: ch.RecordedAt,
 				EventURL: vm.StreamURL + "?version=" + views.Itoa(ch.Version)}
 		}
 		vm.Rows = append(vm.Rows, row)

@@ -24,6 +24,9 @@ import (
 const (
 	maxStateRowsPage     = 2000
 	maxStateRowsFragment = 400
+	// stateRowMarkup is what a state row's markup costs the page's budget,
+	// besides its data.
+	stateRowMarkup = 400
 )
 
 // moment is a point of a stream as pages name it: a version (0 is before
@@ -217,13 +220,18 @@ func (r stateResult) toJSON() any {
 }
 
 func (r stateResult) toView(chrome views.Chrome) templ.Component {
+	b := newPageBudget(maxDetailPreview)
 	vm := stateVM(r.info, r.state, r.moment)
 	vm.Notice = r.notice()
 	if r.fragment {
-		vm.Rows, vm.Hidden = stateRows(r.state, r.info.StreamID, maxStateRowsFragment)
+		vm.Rows, vm.Hidden = stateRows(r.state, maxStateRowsFragment, b)
 		return views.StateFragment(vm)
 	}
-	vm.Rows, vm.Hidden = stateRows(r.state, r.info.StreamID, maxStateRowsPage)
+	// The page shows the JSON too (folded away): a preview of it first,
+	// then the rows within what is left.
+	vm.JSON, vm.JSONCut = b.preview(views.PrettyJSON(stateDocument(r.state.Data)))
+	vm.JSON = ellipsis(vm.JSON, vm.JSONCut)
+	vm.Rows, vm.Hidden = stateRows(r.state, maxStateRowsPage, b)
 	return views.StatePage(chrome, vm)
 }
 
@@ -234,7 +242,6 @@ func stateVM(info eventstore.StreamInfo, st *timetravel.State, m moment) views.S
 		StreamID: info.StreamID, StreamType: info.StreamType, StreamURL: streamPath(info.StreamID, ""),
 		Version: st.Version, HeadVersion: info.Version, At: st.At, RequestedAt: m.at,
 		BeforeFirst: st.BeforeFirstEvent(), DroppedErrors: st.DroppedErrors,
-		JSON:     views.PrettyJSON(stateDocument(st.Data)),
 		SelfURL:  statePath + "?version=" + views.Itoa(st.Version),
 		JSONURL:  statePath + "?version=" + views.Itoa(st.Version) + "&format=json",
 		FormPath: statePath, FormVersion: views.Itoa(st.Version),
@@ -300,17 +307,37 @@ func stateDocument(data map[string]any) []byte {
 }
 
 // stateRows flattens the state into a tree in document order (members by
-// name, elements by index), at most limit rows; hidden counts the rest.
-func stateRows(st *timetravel.State, streamID string, limit int) (rows []views.StateRow, hidden int) {
+// name, elements by index), at most limit rows within the page's budget b;
+// hidden counts the rest.
+func stateRows(st *timetravel.State, limit int, b *pageBudget) (rows []views.StateRow, hidden int) {
 	var walk func(depth int, key, path string, v any)
+	full := func() bool { return hidden > 0 || len(rows) >= limit }
 	add := func(r views.StateRow) {
-		if len(rows) >= limit {
+		// A row costs its markup, its path twice (data-path, title) and
+		// its blame's labels twice: past what the budget has left, this
+		// row and the rest are hidden.
+		cost := stateRowMarkup + 2*escapedLen(r.Path)
+		if r.Blame != nil {
+			cost += 2 * (escapedLen(r.Blame.EventType) + escapedLen(r.Blame.Actor))
+		}
+		if full() || !b.spend(cost) {
 			hidden++
 			return
+		}
+		var cut bool
+		if r.Key, cut = b.preview(r.Key); cut {
+			r.Key += "…"
+		}
+		if r.Value, cut = b.preview(r.Value); cut {
+			r.Value += "…"
 		}
 		rows = append(rows, r)
 	}
 	leaf := func(depth int, key, path string, v any) {
+		if full() {
+			hidden++
+			return
+		}
 		r := views.StateRow{Depth: depth, Key: key, Path: path, Kind: "leaf", Value: jsonText(v)}
 		if b, ok := st.Blame[path]; ok {
 			r.Blame = blameVM(b)
@@ -358,7 +385,11 @@ func sortedMemberNames(m map[string]any) []string {
 
 // blameVM is a blame with the link to its event.
 func blameVM(b timetravel.Blame) *views.BlameVM {
-	vm := &views.BlameVM{Version: b.Version, EventType: b.EventType, Actor: b.Actor, At: b.RecordedAt}
+	// Labels repeated on every row: cut, so that a huge actor is not
+	// repeated two thousand times.
+	eventType, _ := metaText(b.EventType)
+	actor, _ := metaText(b.Actor)
+	vm := &views.BlameVM{Version: b.Version, EventType: eventType, Actor: actor, At: b.RecordedAt}
 	if b.Position > 0 {
 		vm.EventURL = "/events/" + strconv.FormatInt(b.Position, 10)
 	}

@@ -24,6 +24,9 @@ type timelineJSON struct {
 	Next   *int                  `json:"next"`
 	Prev   *int                  `json:"prev"`
 	Notice string                `json:"notice,omitempty"`
+	// BytesCut: the page holds fewer events than asked, having reached
+	// its byte cap; the next cursor reads on.
+	BytesCut bool `json:"bytes_cut,omitempty"`
 }
 
 // showTimeline is one stream's events in version order, a page at a time
@@ -104,6 +107,11 @@ func (s *Server) showTimeline(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Cut in reading order: the events left out are the ones the pager's
+	// next link (older or newer) starts at.
+	if events, r.bytesCut = byteCapped(events); r.bytesCut {
+		r.notice = strings.TrimSpace(r.notice + " " + byteCapNotice(len(events)))
+	}
 	if q.Backward {
 		slices.Reverse(events)
 	}
@@ -128,6 +136,7 @@ type timelineResult struct {
 	limit     int
 	highlight int // the version jumped to, 0 for none
 	notice    string
+	bytesCut  bool // fewer events than limit: they reached maxPageEventBytes
 }
 
 // bounds are the first and last versions of the page (0, 0 when empty).
@@ -139,7 +148,7 @@ func (r timelineResult) bounds() (first, last int) {
 }
 
 func (r timelineResult) toJSON() any {
-	data := timelineJSON{Stream: r.info, Notice: r.notice, Events: stepsJSON(r.steps)}
+	data := timelineJSON{Stream: r.info, Notice: r.notice, Events: stepsJSON(r.steps), BytesCut: r.bytesCut}
 	first, last := r.bounds()
 	if first > 1 {
 		data.Prev = &first
@@ -160,7 +169,7 @@ func (r timelineResult) toView(chrome views.Chrome) templ.Component {
 		ExportJSON: streamPath(id, "/export.json"),
 		DiffURL:    streamPath(id, "/diff") + "?from=v:1&to=v:" + views.Itoa(info.Version),
 		LiveURL:    "/live/events?stream_id=" + url.QueryEscape(id),
-		Highlight:  r.highlight, Notice: r.notice, Rows: stepRows(r.steps, false),
+		Highlight:  r.highlight, Notice: r.notice, Rows: stepRows(r.steps, false, newPageBudget(maxPreview)),
 	}
 	if r.version > 0 {
 		vm.JumpVersion = views.Itoa(r.version)
