@@ -38,7 +38,7 @@ func BenchmarkEventPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("loaded %d demo events in %s", n, time.Since(start).Round(time.Second))
-	srv := New(Config{}, Deps{Pool: db.Pool, Store: store})
+	srv := New(testConfig, Deps{Pool: db.Pool, Store: store})
 	position := func(eventID string) string {
 		ev, err := store.EventByID(ctx, eventID)
 		if err != nil {
