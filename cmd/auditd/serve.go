@@ -17,6 +17,7 @@ import (
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/schema"
 	"github.com/auditd/auditd/internal/timetravel"
+	"github.com/auditd/auditd/internal/warmup"
 	"github.com/auditd/auditd/web"
 )
 
@@ -144,6 +145,15 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 				return err
 			}
 			stops = append(stops, watch.Stop)
+			// Streams are folded up to their newest snapshot interval as
+			// their events commit, so no reader pays for a cold fold.
+			if deps.TimeTravel.SnapshotEvery() > 0 {
+				warmer := warmup.New(hub, deps.TimeTravel, logger, warmup.Options{})
+				if err := warmer.Start(ctx); err != nil {
+					return err
+				}
+				stops = append(stops, warmer.Stop)
+			}
 		}
 		deps.LiveAlerts = alerts
 		banners = append(banners, web.AlertBanners(alerts))

@@ -109,3 +109,64 @@ func TestCausationChainUpAndDown(t *testing.T) {
 		t.Errorf("unknown correlation = %v, %v", none, err)
 	}
 }
+
+// TestEffectsFanOutIsCappedInLogOrder walks a fee run with more direct
+// effects than MaxCausedEvents, some of which have effects of their own: the
+// walk keeps the first MaxCausedEvents by depth, then position, and gives the
+// same answer after pgx's cached statement has gone to PostgreSQL's generic
+// plan (from the sixth execution on).
+func TestEffectsFanOutIsCappedInLogOrder(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	id := func(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
+	const fan = eventstore.MaxCausedEvents + 50
+	evs := []eventstore.Event{{EventID: id(0), StreamID: "run-1", StreamType: "Job", Version: 1, EventType: "FeeRunStarted"}}
+	for i := 1; i <= fan; i++ {
+		evs = append(evs, eventstore.Event{EventID: id(i), StreamID: fmt.Sprintf("w-%03d", i), StreamType: "Wallet",
+			Version: 1, EventType: "FeeCharged", Metadata: []byte(`{"causation_id":"` + id(0) + `"}`)})
+	}
+	// Effects of the first two fees, written after every fee: depth 2,
+	// later in the log than every depth-1 event.
+	for i := 1; i <= 2; i++ {
+		evs = append(evs, eventstore.Event{EventID: id(1000 + i), StreamID: fmt.Sprintf("w-%03d", i), StreamType: "Wallet",
+			Version: 2, EventType: "FeeRefunded", Metadata: []byte(`{"causation_id":"` + id(i) + `"}`)})
+	}
+	for i := range evs {
+		evs[i].Payload = []byte(`{}`)
+		if evs[i].Metadata == nil {
+			evs[i].Metadata = []byte(`{}`)
+		}
+		evs[i].RecordedAt = searchT0.Add(time.Duration(i) * time.Second)
+	}
+	importEvents(t, s, evs)
+	ctx := t.Context()
+	root, err := s.EventByID(ctx, id(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fee1, err := s.EventByID(ctx, id(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := range 8 {
+		down, err := s.Effects(ctx, &root, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(down) != eventstore.MaxCausedEvents {
+			t.Fatalf("run %d: %d effects, want %d", run, len(down), eventstore.MaxCausedEvents)
+		}
+		for i, e := range down {
+			if e.EventID != id(i+1) || e.Depth != 1 {
+				t.Fatalf("run %d: effect %d = %s at depth %d, want %s at depth 1", run, i, e.EventID, e.Depth, id(i+1))
+			}
+		}
+		one, err := s.Effects(ctx, &fee1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(one) != 1 || one[0].EventID != id(1001) || one[0].Depth != 1 {
+			t.Fatalf("run %d: effects of the first fee = %+v", run, one)
+		}
+	}
+}

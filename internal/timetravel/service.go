@@ -164,6 +164,10 @@ func snapshotKey(cfg *Config, store *eventstore.Store) string {
 // fingerprint, and the source mapping's if any (snapshotKey).
 func (s *Service) Fingerprint() string { return s.fingerprint }
 
+// SnapshotEvery is the snapshot interval in versions (negative: snapshots
+// off).
+func (s *Service) SnapshotEvery() int { return s.every }
+
 // Stats returns the service's counters.
 func (s *Service) Stats() ServiceStats {
 	return ServiceStats{
@@ -282,6 +286,25 @@ func (s *Service) stateAtVersion(ctx context.Context, info eventstore.StreamInfo
 	}
 	s.saveSnapshots(ctx, info.StreamID, pending)
 	return st, nil
+}
+
+// WarmSnapshots folds a stream whose newest event has version head up to
+// the last snapshot multiple at or before it, from the newest snapshot
+// there is, so that the snapshots a reader's fold would write are already
+// written. It returns that version: a later read of any state up to head
+// folds at most head minus it (less than SnapshotEvery) events. It returns
+// 0 with snapshots off or for a stream shorter than one interval; when the
+// snapshot at the version exists it costs one probe.
+func (s *Service) WarmSnapshots(ctx context.Context, streamID, streamType string, head int) (int, error) {
+	if s.every <= 0 || head < s.every {
+		return 0, nil
+	}
+	target := head / s.every * s.every
+	info := eventstore.StreamInfo{StreamID: streamID, StreamType: streamType, Version: head}
+	if _, err := s.stateAtVersion(ctx, info, target); err != nil {
+		return 0, err
+	}
+	return target, nil
 }
 
 // snapshotOf encodes st for the snapshot table, unless it is too large.
