@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +145,118 @@ func TestAccessibilityInChromium(t *testing.T) {
 		for _, v := range browsertest.Axe(t, ctx) {
 			t.Errorf("%s (%s): %s", p.name, p.path, v)
 		}
+	}
+	// The shortcuts dialog, open.
+	site.open(t, ctx, site.pages()[0])
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(dctx, browsertest.Type("?"), chromedp.WaitVisible(chromedp.CSS(`#shortcuts`))); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range browsertest.Axe(t, ctx) {
+		t.Errorf("shortcuts dialog: %s", v)
+	}
+}
+
+// evalString evaluates a JavaScript expression to a string.
+func evalString(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// activeRow is the data-version of the focused event row, "" if the focus
+// is not on a row.
+const activeRow = `(document.activeElement && document.activeElement.matches('[data-testid=event-row]')) ? document.activeElement.dataset.version : ""`
+
+// TestSkipLinkInChromium: the first Tab lands on the skip link, and
+// following it moves the focus to the page's content.
+func TestSkipLinkInChromium(t *testing.T) {
+	t.Parallel()
+	site := uxSetup(t)
+	ctx := browsertest.New(t)
+	site.open(t, ctx, uxPage{"timeline", "/streams/wallet-1", nil})
+	if err := chromedp.Do(ctx, browsertest.Type("\t")); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(t, ctx, `document.activeElement.dataset.testid || document.activeElement.tagName`); got != "skip-link" {
+		t.Fatalf("first Tab focused %q, want the skip link", got)
+	}
+	if got := evalString(t, ctx, `getComputedStyle(document.activeElement).top`); got != "8px" {
+		t.Errorf("focused skip link at top %q, want it shown (8px)", got)
+	}
+	if err := chromedp.Do(ctx, browsertest.Type("\r")); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(t, ctx, `document.activeElement.id`); got != "main" {
+		t.Errorf("after the skip link the focus is on %q, want main", got)
+	}
+}
+
+// TestKeyboardShortcutsInChromium presses each shortcut in the real
+// browser: "/" focuses the search box (where j and k are typed, not
+// shortcuts), j and k move through the event rows, Enter opens the selected
+// event, "?" opens the list of shortcuts.
+func TestKeyboardShortcutsInChromium(t *testing.T) {
+	t.Parallel()
+	site := uxSetup(t)
+	ctx := browsertest.New(t)
+	site.open(t, ctx, uxPage{"events log", "/events", []string{`[data-testid=event-row]`}})
+	press := func(keys string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, browsertest.Type(keys)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// "/" focuses the header's search box; keys typed there are text.
+	press("/")
+	if got := evalString(t, ctx, `document.activeElement.matches('.quick-search input') ? "search" : document.activeElement.tagName`); got != "search" {
+		t.Fatalf(`"/" focused %q, want the search box`, got)
+	}
+	press("jk")
+	if got := evalString(t, ctx, `document.activeElement.value`); got != "jk" {
+		t.Errorf("search box holds %q after typing jk, want jk (no shortcut in a box)", got)
+	}
+	if got := evalString(t, ctx, `String(document.querySelectorAll('.kbd-current').length)`); got != "0" {
+		t.Errorf("typing j in the search box selected %s rows", got)
+	}
+	// Esc leaves the box; j and k then move through the rows, newest first.
+	press("\x1b")
+	versions := evalString(t, ctx, `Array.from(document.querySelectorAll('main [data-testid=event-row]')).slice(0, 3).map(r => r.dataset.version).join(",")`)
+	want := strings.Split(versions, ",")
+	if len(want) != 3 {
+		t.Fatalf("rows = %q", versions)
+	}
+	for i, step := range []struct{ key, want string }{{"j", want[0]}, {"j", want[1]}, {"j", want[2]}, {"k", want[1]}} {
+		press(step.key)
+		if got := evalString(t, ctx, activeRow); got != step.want {
+			t.Errorf("step %d (%s): focused row v%q, want v%q", i, step.key, got, step.want)
+		}
+	}
+	// Enter opens the selected event.
+	pos := evalString(t, ctx, `document.activeElement.dataset.position`)
+	press("\r")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`[data-testid=event-position]`))); err != nil {
+		t.Fatalf("Enter on row #%s did not open an event page: %v", pos, err)
+	}
+	if got := evalString(t, ctx, `location.pathname`); got != "/events/"+pos {
+		t.Errorf("Enter on row #%s opened %s", pos, got)
+	}
+
+	// "?" opens the list; Esc closes it.
+	press("?")
+	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "true" {
+		t.Fatalf(`"?" left the shortcuts closed`)
+	}
+	if got := evalString(t, ctx, `document.querySelector('#shortcuts dl').innerText`); !strings.Contains(got, "Next event") {
+		t.Errorf("shortcuts list = %q", got)
+	}
+	press("\x1b")
+	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "false" {
+		t.Errorf("Esc left the shortcuts open")
 	}
 }
