@@ -134,16 +134,31 @@ func (s *uxSite) open(t *testing.T, ctx context.Context, p uxPage) {
 	}
 }
 
+// pageBackground is the page's computed background colour, which tells the
+// theme in force.
+const pageBackground = `getComputedStyle(document.body).backgroundColor`
+
+// themeBackground is --bg of each theme (static/app.css).
+var themeBackground = map[string]string{"light": "rgb(246, 247, 249)", "dark": "rgb(15, 19, 26)"}
+
 // TestAccessibilityInChromium runs axe-core in the real Chromium on every
-// page and wants zero violations.
+// page, in the light and the dark theme, and wants zero violations.
 func TestAccessibilityInChromium(t *testing.T) {
 	t.Parallel()
 	site := uxSetup(t)
-	ctx := browsertest.New(t, 3*time.Minute)
-	for _, p := range site.pages() {
-		site.open(t, ctx, p)
-		for _, v := range browsertest.Axe(t, ctx) {
-			t.Errorf("%s (%s): %s", p.name, p.path, v)
+	ctx := browsertest.New(t, 4*time.Minute)
+	for _, theme := range []string{"light", "dark"} {
+		if err := chromedp.Do(ctx, browsertest.ColorScheme(theme)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range site.pages() {
+			site.open(t, ctx, p)
+			if got := evalString(t, ctx, pageBackground); got != themeBackground[theme] {
+				t.Fatalf("%s in the %s theme: page background %s, want %s", p.name, theme, got, themeBackground[theme])
+			}
+			for _, v := range browsertest.Axe(t, ctx) {
+				t.Errorf("%s (%s), %s theme: %s", p.name, p.path, theme, v)
+			}
 		}
 	}
 	// The shortcuts dialog, open.
@@ -258,5 +273,56 @@ func TestKeyboardShortcutsInChromium(t *testing.T) {
 	press("\x1b")
 	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "false" {
 		t.Errorf("Esc left the shortcuts open")
+	}
+}
+
+// TestThemeToggleInChromium: the theme follows prefers-color-scheme; the
+// header's toggle overrides it, and the choice survives a reload, in place
+// before the body is parsed (so before the first paint: no flash).
+func TestThemeToggleInChromium(t *testing.T) {
+	t.Parallel()
+	site := uxSetup(t)
+	ctx := browsertest.New(t)
+	// Records the theme in force (the stored choice on <html>, else the
+	// system's) at the moment <body> is parsed, before any paint.
+	if err := chromedp.Do(ctx, browsertest.OnNewDocument(`new MutationObserver(function (ms, obs) {
+		if (document.body) { window.__bodyTheme = document.documentElement.dataset.theme ||
+			(matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'); obs.disconnect(); }
+	}).observe(document, {childList: true, subtree: true});`)); err != nil {
+		t.Fatal(err)
+	}
+	overview := site.pages()[0]
+	check := func(step, want string) {
+		t.Helper()
+		if got := evalString(t, ctx, pageBackground); got != themeBackground[want] {
+			t.Errorf("%s: background %s, want the %s theme's %s", step, got, want, themeBackground[want])
+		}
+		if got := evalString(t, ctx, `window.__bodyTheme`); got != want {
+			t.Errorf("%s: theme %q when <body> was parsed, want %q", step, got, want)
+		}
+		pressed := map[string]string{"light": "false", "dark": "true"}[want]
+		if got := evalString(t, ctx, `document.querySelector('[data-testid=theme-toggle]').getAttribute('aria-pressed')`); got != pressed {
+			t.Errorf("%s: toggle aria-pressed %s, want %s", step, got, pressed)
+		}
+	}
+
+	for _, system := range []string{"light", "dark"} {
+		other := map[string]string{"light": "dark", "dark": "light"}[system]
+		site.open(t, ctx, overview)
+		if err := chromedp.Do(ctx, browsertest.ColorScheme(system), chromedp.Evaluate[chromedp.Void](`localStorage.clear()`)); err != nil {
+			t.Fatal(err)
+		}
+		site.open(t, ctx, overview)
+		check("system "+system+", no choice", system)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=theme-toggle]`))); err != nil {
+			t.Fatal(err)
+		}
+		if got := evalString(t, ctx, pageBackground); got != themeBackground[other] {
+			t.Errorf("system %s, toggled: background %s, want %s", system, got, themeBackground[other])
+		}
+		site.open(t, ctx, overview) // a reload
+		check("system "+system+", toggled, reloaded", other)
+		site.open(t, ctx, site.pages()[2]) // another page
+		check("system "+system+", toggled, the timeline", other)
 	}
 }
