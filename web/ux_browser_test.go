@@ -326,3 +326,43 @@ func TestThemeToggleInChromium(t *testing.T) {
 		check("system "+system+", toggled, the timeline", other)
 	}
 }
+
+// overflow lists the elements that stick out past the right edge of the
+// window (the widest first, at most five), "" when none does and the
+// document does not scroll sideways.
+const overflow = `(function () {
+	if (document.documentElement.scrollWidth <= innerWidth) { return ""; }
+	var out = [];
+	document.querySelectorAll("body *").forEach(function (el) {
+		var r = el.getBoundingClientRect();
+		if (r.right > innerWidth + 0.5 && r.width > 0) {
+			out.push({w: r.right, d: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+				(el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : "") + " right=" + Math.round(r.right)});
+		}
+	});
+	out.sort(function (a, b) { return b.w - a.w; });
+	return "scrollWidth " + document.documentElement.scrollWidth + " > " + innerWidth + ": " +
+		out.slice(0, 5).map(function (o) { return o.d; }).join(", ");
+})()`
+
+// TestNarrowScreenInChromium opens the main pages 390 px wide (a phone):
+// nothing runs off the right edge, and every navigation link is on screen.
+func TestNarrowScreenInChromium(t *testing.T) {
+	t.Parallel()
+	site := uxSetup(t)
+	ctx := browsertest.New(t, 2*time.Minute)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range site.pages() {
+		site.open(t, ctx, p)
+		if got := evalString(t, ctx, overflow); got != "" {
+			t.Errorf("%s (%s) at 390 px: %s", p.name, p.path, got)
+		}
+		off := evalString(t, ctx, `Array.from(document.querySelectorAll('[data-testid=nav] a, .topbar-tools button, .quick-search input')).filter(function (a) {
+			var r = a.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth || r.width === 0; }).map(function (a) { return a.textContent || a.name; }).join(", ")`)
+		if off != "" {
+			t.Errorf("%s at 390 px: header controls off screen: %s", p.name, off)
+		}
+	}
+}
