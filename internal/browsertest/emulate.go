@@ -10,12 +10,12 @@ import (
 )
 
 // ColorScheme makes the page see prefers-color-scheme as scheme ("light" or
-// "dark"), as a viewer's system setting would.
-func ColorScheme(scheme string) chromedp.Action[chromedp.Void] {
+// "dark"), as a viewer's system setting would, and any other media features
+// given (prefers-reduced-motion…); each call replaces the previous ones.
+func ColorScheme(scheme string, more ...*emulation.MediaFeature) chromedp.Action[chromedp.Void] {
+	features := append([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}, more...)
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-		})
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: features})
 		return err
 	})
 }
