@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,16 +134,235 @@ func (s *uxSite) open(t *testing.T, ctx context.Context, p uxPage) {
 	}
 }
 
+// pageBackground is the page's computed background colour, which tells the
+// theme in force.
+const pageBackground = `getComputedStyle(document.body).backgroundColor`
+
+// themeBackground is --bg of each theme (static/app.css).
+var themeBackground = map[string]string{"light": "rgb(246, 247, 249)", "dark": "rgb(15, 19, 26)"}
+
 // TestAccessibilityInChromium runs axe-core in the real Chromium on every
-// page and wants zero violations.
+// page, in the light and the dark theme, and wants zero violations.
 func TestAccessibilityInChromium(t *testing.T) {
 	t.Parallel()
 	site := uxSetup(t)
-	ctx := browsertest.New(t, 3*time.Minute)
+	ctx := browsertest.New(t, 4*time.Minute)
+	for _, theme := range []string{"light", "dark"} {
+		if err := chromedp.Do(ctx, browsertest.ColorScheme(theme)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range site.pages() {
+			site.open(t, ctx, p)
+			if got := evalString(t, ctx, pageBackground); got != themeBackground[theme] {
+				t.Fatalf("%s in the %s theme: page background %s, want %s", p.name, theme, got, themeBackground[theme])
+			}
+			for _, v := range browsertest.Axe(t, ctx) {
+				t.Errorf("%s (%s), %s theme: %s", p.name, p.path, theme, v)
+			}
+		}
+	}
+	// The shortcuts dialog, open.
+	site.open(t, ctx, site.pages()[0])
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(dctx, browsertest.Type("?"), chromedp.WaitVisible(chromedp.CSS(`#shortcuts`))); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range browsertest.Axe(t, ctx) {
+		t.Errorf("shortcuts dialog: %s", v)
+	}
+}
+
+// evalString evaluates a JavaScript expression to a string.
+func evalString(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// activeRow is the data-version of the focused event row, "" if the focus
+// is not on a row.
+const activeRow = `(document.activeElement && document.activeElement.matches('[data-testid=event-row]')) ? document.activeElement.dataset.version : ""`
+
+// TestSkipLinkInChromium: the first Tab lands on the skip link, and
+// following it moves the focus to the page's content.
+func TestSkipLinkInChromium(t *testing.T) {
+	t.Parallel()
+	site := uxSetup(t)
+	ctx := browsertest.New(t)
+	site.open(t, ctx, uxPage{"timeline", "/streams/wallet-1", nil})
+	if err := chromedp.Do(ctx, browsertest.Type("\t")); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(t, ctx, `document.activeElement.dataset.testid || document.activeElement.tagName`); got != "skip-link" {
+		t.Fatalf("first Tab focused %q, want the skip link", got)
+	}
+	if got := evalString(t, ctx, `getComputedStyle(document.activeElement).top`); got != "8px" {
+		t.Errorf("focused skip link at top %q, want it shown (8px)", got)
+	}
+	if err := chromedp.Do(ctx, browsertest.Type("\r")); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(t, ctx, `document.activeElement.id`); got != "main" {
+		t.Errorf("after the skip link the focus is on %q, want main", got)
+	}
+}
+
+// TestKeyboardShortcutsInChromium presses each shortcut in the real
+// browser: "/" focuses the search box (where j and k are typed, not
+// shortcuts), j and k move through the event rows, Enter opens the selected
+// event, "?" opens the list of shortcuts.
+func TestKeyboardShortcutsInChromium(t *testing.T) {
+	t.Parallel()
+	site := uxSetup(t)
+	ctx := browsertest.New(t)
+	site.open(t, ctx, uxPage{"events log", "/events", []string{`[data-testid=event-row]`}})
+	press := func(keys string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, browsertest.Type(keys)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// "/" focuses the header's search box; keys typed there are text.
+	press("/")
+	if got := evalString(t, ctx, `document.activeElement.matches('.quick-search input') ? "search" : document.activeElement.tagName`); got != "search" {
+		t.Fatalf(`"/" focused %q, want the search box`, got)
+	}
+	press("jk")
+	if got := evalString(t, ctx, `document.activeElement.value`); got != "jk" {
+		t.Errorf("search box holds %q after typing jk, want jk (no shortcut in a box)", got)
+	}
+	if got := evalString(t, ctx, `String(document.querySelectorAll('.kbd-current').length)`); got != "0" {
+		t.Errorf("typing j in the search box selected %s rows", got)
+	}
+	// Esc leaves the box; j and k then move through the rows, newest first.
+	press("\x1b")
+	versions := evalString(t, ctx, `Array.from(document.querySelectorAll('main [data-testid=event-row]')).slice(0, 3).map(r => r.dataset.version).join(",")`)
+	want := strings.Split(versions, ",")
+	if len(want) != 3 {
+		t.Fatalf("rows = %q", versions)
+	}
+	for i, step := range []struct{ key, want string }{{"j", want[0]}, {"j", want[1]}, {"j", want[2]}, {"k", want[1]}} {
+		press(step.key)
+		if got := evalString(t, ctx, activeRow); got != step.want {
+			t.Errorf("step %d (%s): focused row v%q, want v%q", i, step.key, got, step.want)
+		}
+	}
+	// Enter opens the selected event.
+	pos := evalString(t, ctx, `document.activeElement.dataset.position`)
+	press("\r")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`[data-testid=event-position]`))); err != nil {
+		t.Fatalf("Enter on row #%s did not open an event page: %v", pos, err)
+	}
+	if got := evalString(t, ctx, `location.pathname`); got != "/events/"+pos {
+		t.Errorf("Enter on row #%s opened %s", pos, got)
+	}
+
+	// "?" opens the list; Esc closes it.
+	press("?")
+	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "true" {
+		t.Fatalf(`"?" left the shortcuts closed`)
+	}
+	if got := evalString(t, ctx, `document.querySelector('#shortcuts dl').innerText`); !strings.Contains(got, "Next event") {
+		t.Errorf("shortcuts list = %q", got)
+	}
+	press("\x1b")
+	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "false" {
+		t.Errorf("Esc left the shortcuts open")
+	}
+}
+
+// TestThemeToggleInChromium: the theme follows prefers-color-scheme; the
+// header's toggle overrides it, and the choice survives a reload, in place
+// before the body is parsed (so before the first paint: no flash).
+func TestThemeToggleInChromium(t *testing.T) {
+	t.Parallel()
+	site := uxSetup(t)
+	ctx := browsertest.New(t)
+	// Records the theme in force (the stored choice on <html>, else the
+	// system's) at the moment <body> is parsed, before any paint.
+	if err := chromedp.Do(ctx, browsertest.OnNewDocument(`new MutationObserver(function (ms, obs) {
+		if (document.body) { window.__bodyTheme = document.documentElement.dataset.theme ||
+			(matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'); obs.disconnect(); }
+	}).observe(document, {childList: true, subtree: true});`)); err != nil {
+		t.Fatal(err)
+	}
+	overview := site.pages()[0]
+	check := func(step, want string) {
+		t.Helper()
+		if got := evalString(t, ctx, pageBackground); got != themeBackground[want] {
+			t.Errorf("%s: background %s, want the %s theme's %s", step, got, want, themeBackground[want])
+		}
+		if got := evalString(t, ctx, `window.__bodyTheme`); got != want {
+			t.Errorf("%s: theme %q when <body> was parsed, want %q", step, got, want)
+		}
+		pressed := map[string]string{"light": "false", "dark": "true"}[want]
+		if got := evalString(t, ctx, `document.querySelector('[data-testid=theme-toggle]').getAttribute('aria-pressed')`); got != pressed {
+			t.Errorf("%s: toggle aria-pressed %s, want %s", step, got, pressed)
+		}
+	}
+
+	for _, system := range []string{"light", "dark"} {
+		other := map[string]string{"light": "dark", "dark": "light"}[system]
+		site.open(t, ctx, overview)
+		if err := chromedp.Do(ctx, browsertest.ColorScheme(system), chromedp.Evaluate[chromedp.Void](`localStorage.clear()`)); err != nil {
+			t.Fatal(err)
+		}
+		site.open(t, ctx, overview)
+		check("system "+system+", no choice", system)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=theme-toggle]`))); err != nil {
+			t.Fatal(err)
+		}
+		if got := evalString(t, ctx, pageBackground); got != themeBackground[other] {
+			t.Errorf("system %s, toggled: background %s, want %s", system, got, themeBackground[other])
+		}
+		site.open(t, ctx, overview) // a reload
+		check("system "+system+", toggled, reloaded", other)
+		site.open(t, ctx, site.pages()[2]) // another page
+		check("system "+system+", toggled, the timeline", other)
+	}
+}
+
+// overflow lists the elements that stick out past the right edge of the
+// window (the widest first, at most five), "" when none does and the
+// document does not scroll sideways.
+const overflow = `(function () {
+	if (document.documentElement.scrollWidth <= innerWidth) { return ""; }
+	var out = [];
+	document.querySelectorAll("body *").forEach(function (el) {
+		var r = el.getBoundingClientRect();
+		if (r.right > innerWidth + 0.5 && r.width > 0) {
+			out.push({w: r.right, d: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+				(el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : "") + " right=" + Math.round(r.right)});
+		}
+	});
+	out.sort(function (a, b) { return b.w - a.w; });
+	return "scrollWidth " + document.documentElement.scrollWidth + " > " + innerWidth + ": " +
+		out.slice(0, 5).map(function (o) { return o.d; }).join(", ");
+})()`
+
+// TestNarrowScreenInChromium opens the main pages 390 px wide (a phone):
+// nothing runs off the right edge, and every navigation link is on screen.
+func TestNarrowScreenInChromium(t *testing.T) {
+	t.Parallel()
+	site := uxSetup(t)
+	ctx := browsertest.New(t, 2*time.Minute)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range site.pages() {
 		site.open(t, ctx, p)
-		for _, v := range browsertest.Axe(t, ctx) {
-			t.Errorf("%s (%s): %s", p.name, p.path, v)
+		if got := evalString(t, ctx, overflow); got != "" {
+			t.Errorf("%s (%s) at 390 px: %s", p.name, p.path, got)
+		}
+		off := evalString(t, ctx, `Array.from(document.querySelectorAll('[data-testid=nav] a, .topbar-tools button, .quick-search input')).filter(function (a) {
+			var r = a.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth || r.width === 0; }).map(function (a) { return a.textContent || a.name; }).join(", ")`)
+		if off != "" {
+			t.Errorf("%s at 390 px: header controls off screen: %s", p.name, off)
 		}
 	}
 }
