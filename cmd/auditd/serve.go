@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/schema"
@@ -106,8 +107,15 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	if !cfg.NoLive && mapping == nil {
 		hub := live.NewHub(live.HubConfig{WindowBytes: cfg.LiveWindowBytes, BufferBytes: cfg.LiveBufferBytes, LargeEvent: cfg.LiveLargeEvent})
 		alerts := live.NewAlerts(db.Pool)
+		// The witness ledger: the consumer confirms the slot only up to
+		// what it holds.
+		witness := ledger.NewWriter(ledger.WriterConfig{Logger: logger}, ledger.NewStore(db.Pool))
+		if err := witness.Start(ctx); err != nil {
+			return err
+		}
+		stops = append(stops, witness.Stop)
 		consumer := live.NewConsumer(live.ConsumerConfig{
-			ConnString: db.URL, Publication: cfg.Publication, Slot: cfg.Slot, Logger: logger,
+			ConnString: db.URL, Publication: cfg.Publication, Slot: cfg.Slot, Ledger: witness, Logger: logger,
 		}, db.Pool, hub, alerts)
 		if err := consumer.Start(ctx); err != nil {
 			// The dashboard is still useful without live updates (a

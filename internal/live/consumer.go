@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/ledger"
 )
 
 // ConsumerConfig configures a Consumer.
@@ -31,8 +32,19 @@ type ConsumerConfig struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnects (default
 	// 200 ms and 10 s).
 	MinBackoff, MaxBackoff time.Duration
-	Logger                 *slog.Logger
+	// Ledger, when set, gets one entry per transaction that wrote events,
+	// and the slot is confirmed only up to what it holds. Without it the
+	// slot is confirmed up to the oldest event of the hub's resume window,
+	// so that a restarted consumer gets the window back from the slot.
+	Ledger *ledger.Writer
+	Logger *slog.Logger
 }
+
+// ledgerShutdownWait is how long the consumer waits, when PostgreSQL asks
+// for a last reply before shutting down, for the ledger to hold what was
+// streamed: the server does not stop until it gets the reply, but it may
+// already have ended the ledger writer's connection.
+const ledgerShutdownWait = 2 * time.Second
 
 // Stats are the consumer's metrics.
 type Stats struct {
@@ -43,12 +55,15 @@ type Stats struct {
 	EventsPerSecond float64   `json:"events_per_second"`
 	LastLSN         string    `json:"last_lsn"`    // everything up to here is processed
 	FlushedLSN      string    `json:"flushed_lsn"` // confirmed to the slot
+	StatusUpdates   int64     `json:"status_updates"`
 	ServerWALEnd    string    `json:"server_wal_end"`
 	LagBytes        int64     `json:"lag_bytes"` // server WAL end minus last LSN
 	Reconnects      int64     `json:"reconnects"`
 	LastError       string    `json:"last_error,omitempty"`
 	LastEventAt     time.Time `json:"last_event_at"`
 	Hub             HubStats  `json:"hub"`
+	// Ledger is the witness ledger writer's state, when there is one.
+	Ledger *ledger.WriterStats `json:"ledger,omitempty"`
 }
 
 // Consumer reads the events publication from a permanent logical
@@ -225,6 +240,7 @@ type txState struct {
 	xid       uint32
 	serverEnd uint64 // the server's WAL end when the commit arrived
 	events    []eventstore.Event
+	witnessed []ledger.Event // the events' ledger records, when there is a ledger
 	lags      []Checkpoint
 	tamper    map[string]*Alert
 }
@@ -327,8 +343,21 @@ func (c *Consumer) stream(ctx context.Context) error {
 					// The server asks for a reply when it shuts down (it
 					// then waits until we confirm all it sent, or it never
 					// stops) or when we were silent for half of
-					// wal_sender_timeout. Either way confirm everything
-					// processed: the resume window lives on in memory.
+					// wal_sender_timeout. Without a ledger confirm
+					// everything processed: the resume window lives on in
+					// memory. With one, confirm only what it holds; when
+					// it cannot catch up (the server ended its connection
+					// first), leave, so that the server can stop and
+					// re-send the rest on the next start.
+					if l := c.cfg.Ledger; l != nil && !tx.active {
+						wctx, cancel := context.WithTimeout(ctx, ledgerShutdownWait)
+						written := l.WaitWritten(wctx)
+						cancel()
+						if !written {
+							_ = c.sendStatus(context.WithoutCancel(ctx), conn, false)
+							return errors.New("live: the server asks for a final reply and the ledger is not written yet; reconnecting")
+						}
+					}
 					fullFlush = true
 					nextStatus = time.Time{}
 				}
@@ -359,7 +388,7 @@ func (c *Consumer) handle(ctx context.Context, xld pglogrepl.XLogData, rels map[
 		rels[m.RelationID] = newRelation(m, "events", "projection_checkpoints")
 	case *pglogrepl.BeginMessage:
 		tx.active, tx.commitLSN, tx.xid = true, uint64(m.FinalLSN), m.Xid
-		tx.events, tx.lags, tx.tamper = tx.events[:0], tx.lags[:0], nil
+		tx.events, tx.witnessed, tx.lags, tx.tamper = tx.events[:0], nil, tx.lags[:0], nil
 	case *pglogrepl.InsertMessage:
 		r, ok := rels[m.RelationID]
 		if !ok {
@@ -375,6 +404,10 @@ func (c *Consumer) handle(ctx context.Context, xld pglogrepl.XLogData, rels map[
 				return nil
 			}
 			tx.events = append(tx.events, e)
+			if c.cfg.Ledger != nil {
+				ce := r.canonicalEvent(m.Tuple)
+				tx.witnessed = append(tx.witnessed, ledger.Event{Position: e.Position, StreamID: e.StreamID, Version: e.Version, Hash: ledger.HashEvent(&ce)})
+			}
 		case relCheckpoints:
 			c.addLag(r, m.Tuple, tx, xld.WALStart)
 		}
@@ -468,6 +501,15 @@ func (c *Consumer) commit(ctx context.Context, m *pglogrepl.CommitMessage, tx *t
 	if len(tx.events) > 0 {
 		n = c.hub.PublishTx(uint64(m.CommitLSN), tx.events)
 	}
+	if len(tx.witnessed) > 0 {
+		// After the hub: live latency does not wait for the ledger. Submit
+		// only queues (it blocks when the ledger has fallen far behind).
+		// tx.witnessed is handed over, not reused.
+		err := c.cfg.Ledger.Submit(ctx, ledger.Entry{CommitLSN: uint64(m.CommitLSN), Xid: int64(tx.xid), CommittedAt: m.CommitTime, Events: tx.witnessed})
+		if err != nil {
+			return fmt.Errorf("live: unable to queue the ledger entry: %w", err)
+		}
+	}
 	for i := range tx.lags {
 		cp := tx.lags[i]
 		c.hub.Broadcast(&Message{Kind: KindLag, Checkpoint: &cp})
@@ -486,17 +528,19 @@ func (c *Consumer) commit(ctx context.Context, m *pglogrepl.CommitMessage, tx *t
 	c.sampleRateLocked(now)
 	c.mu.Unlock()
 	tx.active = false
-	tx.events, tx.lags, tx.tamper = tx.events[:0], tx.lags[:0], nil
+	tx.events, tx.witnessed, tx.lags, tx.tamper = tx.events[:0], nil, tx.lags[:0], nil
 	return nil
 }
 
-// sendStatus confirms what the hub holds: never past the oldest event of
-// the resume window (unless full), so that a restarted auditd gets the
-// window back from the slot.
+// sendStatus confirms what the ledger holds; without a ledger, what the
+// hub holds: never past the oldest event of the resume window (unless
+// full), so that a restarted auditd gets the window back from the slot.
 func (c *Consumer) sendStatus(ctx context.Context, conn *pgconn.PgConn, full bool) error {
 	c.mu.Lock()
 	flush := c.processed
-	if oldest := c.hub.RetainFrom(); !full && oldest != 0 && oldest < flush {
+	if c.cfg.Ledger != nil {
+		flush = c.cfg.Ledger.Confirmable(flush)
+	} else if oldest := c.hub.RetainFrom(); !full && oldest != 0 && oldest < flush {
 		flush = oldest
 	}
 	c.flushed = max(c.flushed, flush)
@@ -509,6 +553,9 @@ func (c *Consumer) sendStatus(ctx context.Context, conn *pgconn.PgConn, full boo
 	if err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, ssu); err != nil {
 		return fmt.Errorf("live: unable to send standby status: %w", err)
 	}
+	c.mu.Lock()
+	c.stats.StatusUpdates++
+	c.mu.Unlock()
 	return nil
 }
 
@@ -539,5 +586,9 @@ func (c *Consumer) Stats() Stats {
 	}
 	c.mu.Unlock()
 	st.Hub = c.hub.Stats()
+	if c.cfg.Ledger != nil {
+		ls := c.cfg.Ledger.Stats()
+		st.Ledger = &ls
+	}
 	return st
 }
