@@ -114,8 +114,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 			return err
 		}
 		stops = append(stops, witness.Stop)
+		// First start on an existing store: the events before the slot are
+		// back-filled from the table, in the snapshot the slot exports.
+		backfill := ledger.NewBackfill(store, ledger.NewStore(db.Pool), witness)
 		consumer := live.NewConsumer(live.ConsumerConfig{
-			ConnString: db.URL, Publication: cfg.Publication, Slot: cfg.Slot, Ledger: witness, Logger: logger,
+			ConnString: db.URL, Publication: cfg.Publication, Slot: cfg.Slot, Ledger: witness, Backfill: backfill, Logger: logger,
 		}, db.Pool, hub, alerts)
 		if err := consumer.Start(ctx); err != nil {
 			// The dashboard is still useful without live updates (a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +38,12 @@ type ConsumerConfig struct {
 	// slot is confirmed up to the oldest event of the hub's resume window,
 	// so that a restarted consumer gets the window back from the slot.
 	Ledger *ledger.Writer
-	Logger *slog.Logger
+	// Backfill, with Ledger, fills the ledger from the table when the
+	// consumer creates the slot: the events committed before it, read in
+	// the snapshot the slot exports, so that the hand-over has no gap and
+	// no overlap. Streaming starts once it is written.
+	Backfill *ledger.Backfill
+	Logger   *slog.Logger
 }
 
 // ledgerShutdownWait is how long the consumer waits, when PostgreSQL asks
@@ -64,6 +70,9 @@ type Stats struct {
 	Hub             HubStats  `json:"hub"`
 	// Ledger is the witness ledger writer's state, when there is one.
 	Ledger *ledger.WriterStats `json:"ledger,omitempty"`
+	// Backfill is the back-fill's progress, when the consumer created the
+	// slot with one.
+	Backfill *ledger.BackfillStats `json:"backfill,omitempty"`
 }
 
 // Consumer reads the events publication from a permanent logical
@@ -87,6 +96,12 @@ type Consumer struct {
 	serverEnd  uint64
 	rateAt     time.Time
 	rateEvents int64
+
+	// backfillConn holds the slot's exported snapshot open (a snapshot
+	// lives while the connection that exported it is idle) until the
+	// back-fill has read it; nil when there is nothing to back-fill.
+	backfillConn     *pgconn.PgConn
+	backfillSnapshot string
 }
 
 // NewConsumer returns a consumer; nothing happens until Start.
@@ -135,8 +150,38 @@ func (c *Consumer) Start(ctx context.Context) error {
 
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.done = make(chan struct{})
-	go c.run(ctx)
+	go func() {
+		if c.backfillConn != nil && !c.backfill(ctx, start) {
+			close(c.done)
+			return
+		}
+		c.run(ctx)
+	}()
 	return nil
+}
+
+// backfill runs the back-fill in the slot's exported snapshot, and reports
+// whether streaming may start. When it fails, the slot is dropped: the next
+// start creates it again and the back-fill continues after what the ledger
+// got, so that no event committed before the slot goes unwitnessed.
+func (c *Consumer) backfill(ctx context.Context, start uint64) bool {
+	c.logger.Info("live: back-filling the ledger from the table", "snapshot", c.backfillSnapshot)
+	err := c.cfg.Backfill.Run(ctx, c.backfillSnapshot, start)
+	c.backfillConn.Close(context.WithoutCancel(ctx))
+	c.backfillConn = nil
+	if err == nil {
+		st := c.cfg.Backfill.Stats()
+		c.logger.Info("live: back-fill done", "events", st.Events)
+		return true
+	}
+	c.logger.Error("live: back-fill failed; dropping the slot so that the next start does it again", "error", err)
+	c.mu.Lock()
+	c.stats.LastError = err.Error()
+	c.mu.Unlock()
+	if _, derr := c.pool.Exec(context.WithoutCancel(ctx), `SELECT pg_drop_replication_slot($1)`, c.cfg.Slot); derr != nil {
+		c.logger.Error("live: unable to drop the slot after a failed back-fill", "error", derr)
+	}
+	return false
 }
 
 // Stop ends streaming after a last status update.
@@ -191,12 +236,64 @@ func (c *Consumer) ensureSlot(ctx context.Context) (uint64, error) {
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("live: unable to look up replication slot: %w", err)
 	}
+	if c.cfg.Ledger != nil && c.cfg.Backfill != nil {
+		return c.createSlotWithSnapshot(ctx)
+	}
 	err = c.pool.QueryRow(ctx, `SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, c.cfg.Slot).Scan(&lsn)
 	if err != nil {
 		return 0, fmt.Errorf("live: unable to create replication slot %s (is wal_level logical?): %w", c.cfg.Slot, err)
 	}
 	c.logger.Info("live: created replication slot", "lsn", lsn)
 	return uint64(lsn), nil
+}
+
+// slotName matches what PostgreSQL accepts as a slot name: the replication
+// command that exports a snapshot takes the name unquoted.
+var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+
+// createSlotWithSnapshot creates the slot with the replication command that
+// exports a snapshot, and keeps that connection for the back-fill.
+func (c *Consumer) createSlotWithSnapshot(ctx context.Context) (uint64, error) {
+	if !slotName.MatchString(c.cfg.Slot) {
+		return 0, fmt.Errorf("live: invalid slot name %q: use lower-case letters, digits and underscores", c.cfg.Slot)
+	}
+	conn, err := c.connectReplication(ctx)
+	if err != nil {
+		return 0, err
+	}
+	res, err := pglogrepl.CreateReplicationSlot(ctx, conn, c.cfg.Slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT"})
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return 0, fmt.Errorf("live: unable to create replication slot %s (is wal_level logical?): %w", c.cfg.Slot, err)
+	}
+	lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return 0, fmt.Errorf("live: bad consistent point %q: %w", res.ConsistentPoint, err)
+	}
+	c.backfillConn, c.backfillSnapshot = conn, res.SnapshotName
+	c.logger.Info("live: created replication slot with an exported snapshot", "lsn", lsn)
+	return uint64(lsn), nil
+}
+
+// connectReplication opens a replication connection whose text output the
+// consumer parses exactly.
+func (c *Consumer) connectReplication(ctx context.Context) (*pgconn.PgConn, error) {
+	pcfg, err := pgconn.ParseConfig(c.cfg.ConnString)
+	if err != nil {
+		return nil, fmt.Errorf("live: invalid connection string: %w", err)
+	}
+	pcfg.RuntimeParams["replication"] = "database"
+	// Timestamps come as text: fix their format so we parse them exactly.
+	pcfg.RuntimeParams["timezone"] = "UTC"
+	pcfg.RuntimeParams["datestyle"] = "ISO"
+	pcfg.RuntimeParams["application_name"] = "auditd-live"
+	conn, err := pgconn.ConnectConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("live: unable to connect for replication: %w", err)
+	}
+	return conn, nil
 }
 
 // run streams until ctx ends, reconnecting with exponential backoff.
@@ -247,18 +344,9 @@ type txState struct {
 
 // stream runs one replication connection until it fails or ctx ends.
 func (c *Consumer) stream(ctx context.Context) error {
-	pcfg, err := pgconn.ParseConfig(c.cfg.ConnString)
+	conn, err := c.connectReplication(ctx)
 	if err != nil {
-		return fmt.Errorf("live: invalid connection string: %w", err)
-	}
-	pcfg.RuntimeParams["replication"] = "database"
-	// Timestamps come as text: fix their format so we parse them exactly.
-	pcfg.RuntimeParams["timezone"] = "UTC"
-	pcfg.RuntimeParams["datestyle"] = "ISO"
-	pcfg.RuntimeParams["application_name"] = "auditd-live"
-	conn, err := pgconn.ConnectConfig(ctx, pcfg)
-	if err != nil {
-		return fmt.Errorf("live: unable to connect for replication: %w", err)
+		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
@@ -589,6 +677,11 @@ func (c *Consumer) Stats() Stats {
 	if c.cfg.Ledger != nil {
 		ls := c.cfg.Ledger.Stats()
 		st.Ledger = &ls
+	}
+	if c.cfg.Backfill != nil {
+		if bs := c.cfg.Backfill.Stats(); bs.Running || bs.Done || bs.Error != "" {
+			st.Backfill = &bs
+		}
 	}
 	return st
 }

@@ -307,7 +307,7 @@ func TestLedgerSurvivesKill(t *testing.T) {
 		}
 	}
 	checked := 0
-	if err := events.ScanCanonical(ctx, "", 0, 0, func(e *eventstore.CanonicalEvent) error {
+	if err := events.ScanCanonical(ctx, "", 0, 0, nil, func(e *eventstore.CanonicalEvent) error {
 		h, ok := seen[e.Position]
 		switch {
 		case !ok:
@@ -322,5 +322,116 @@ func TestLedgerSurvivesKill(t *testing.T) {
 	}
 	if checked != total || len(seen) != total {
 		t.Fatalf("checked %d of %d events, want %d", checked, len(seen), total)
+	}
+}
+
+// TestBackfillHandsOverWithoutGapOrOverlap starts a consumer on a store
+// that already has events while a writer keeps appending: the events
+// before the slot are back-filled (and marked so), the rest witnessed
+// live, every event exactly once, the chain intact.
+func TestBackfillHandsOverWithoutGapOrOverlap(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	ctx := t.Context()
+	events := eventstore.New(db.Pool)
+	store := ledger.NewStore(db.Pool)
+	appendOne := func(ctx context.Context, stream string, n int) error {
+		evs := make([]eventstore.NewEvent, n)
+		for i := range evs {
+			evs[i] = eventstore.NewEvent{EventType: "Deposited", Payload: []byte(`{"amount": 1}`)}
+		}
+		_, err := events.Append(ctx, stream, "wallet", eventstore.AnyVersion, evs...)
+		return err
+	}
+	for i := range 300 {
+		if err := appendOne(ctx, fmt.Sprintf("wallet-%d", i%10), 1+i%3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Appends go on while the slot is created and the back-fill runs.
+	wctx, stopWriting := context.WithCancel(ctx)
+	writing := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			if err := appendOne(wctx, "wallet-busy", 1+i%2); err != nil {
+				if wctx.Err() != nil {
+					err = nil
+				}
+				writing <- err
+				return
+			}
+		}
+	}()
+	w := startLedger(t, db.Pool)
+	slot := testSlot()
+	bf := ledger.NewBackfill(events, store, w)
+	c := NewConsumer(ConsumerConfig{ConnString: db.ConnString, Slot: slot, Ledger: w, Backfill: bf,
+		StatusInterval: 50 * time.Millisecond, MinBackoff: 20 * time.Millisecond}, db.Pool, NewHub(HubConfig{}), NewAlerts(db.Pool))
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Stop()
+		_, _ = db.Pool.Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
+	})
+	pgtest.WaitFor(t, "the back-fill and some live entries", 30*time.Second, func(context.Context) (bool, error) {
+		st := c.Stats()
+		return st.Backfill != nil && st.Backfill.Done && st.Ledger.Entries > st.Backfill.Events/3+20, nil
+	})
+	stopWriting()
+	if err := <-writing; err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	if err := db.Pool.QueryRow(ctx, `SELECT max(position) FROM events`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.WaitFor(t, "the ledger to hold the last event", 30*time.Second, func(ctx context.Context) (bool, error) {
+		n, err := store.LastPosition(ctx)
+		return n >= last, err
+	})
+	if n, err := store.VerifyChain(ctx); err != nil {
+		t.Fatalf("VerifyChain after %d entries: %v", n, err)
+	}
+	entries, err := store.Entries(ctx, 0, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]ledger.Hash{}
+	backfilled, live := 0, 0
+	for i, e := range entries {
+		if i > 0 && e.Backfilled && !entries[i-1].Backfilled {
+			t.Fatalf("entry %d is back-filled after a live one", i)
+		}
+		for _, ev := range e.Events {
+			if _, dup := seen[ev.Position]; dup {
+				t.Fatalf("position %d is in the ledger twice", ev.Position)
+			}
+			seen[ev.Position] = ev.Hash
+			if e.Backfilled {
+				backfilled++
+			} else {
+				live++
+			}
+		}
+	}
+	if backfilled < 600 || live == 0 {
+		t.Fatalf("%d back-filled and %d live events; want at least the 600 from before and some live", backfilled, live)
+	}
+	if st := c.Stats().Backfill; st.Events != int64(backfilled) || st.Percent != 100 {
+		t.Fatalf("back-fill stats %+v, want %d events", st, backfilled)
+	}
+	n := 0
+	if err := events.ScanCanonical(ctx, "", 0, 0, nil, func(e *eventstore.CanonicalEvent) error {
+		if h, ok := seen[e.Position]; !ok || h != ledger.HashEvent(e) {
+			return fmt.Errorf("position %d: in the ledger %v, hash equal %v", e.Position, ok, h == ledger.HashEvent(e))
+		}
+		n++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(seen) {
+		t.Fatalf("the table has %d events, the ledger %d", n, len(seen))
 	}
 }
