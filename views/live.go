@@ -23,6 +23,18 @@ type LiveStats struct {
 	LagBytes        int64
 	Subscribers     int
 	LastError       string
+	// LedgerLSN is the witness ledger's head ("" without a ledger).
+	LedgerLSN string
+	// Backfill is the ledger back-fill's progress, while one is shown.
+	Backfill *BackfillVM
+}
+
+// BackfillVM is the ledger back-fill's progress.
+type BackfillVM struct {
+	Running bool
+	Events  int64
+	Percent string // of the positions to back-fill, rounded
+	Error   string
 }
 
 // AlertVM is one tamper alert.

@@ -104,6 +104,12 @@ func (s *Server) showLive(c echo.Context) error {
 			Subscribers:     st.Hub.Subscribers,
 			LastError:       st.LastError,
 		}
+		if st.Ledger != nil {
+			vm.Stats.LedgerLSN = st.Ledger.DurableLSN
+		}
+		if b := st.Backfill; b != nil {
+			vm.Stats.Backfill = &views.BackfillVM{Running: b.Running, Events: b.Events, Percent: strconv.FormatFloat(b.Percent, 'f', 0, 64), Error: b.Error}
+		}
 	} else if s.deps.LiveHub != nil {
 		vm.Stats.Subscribers = s.deps.LiveHub.Stats().Subscribers
 		vm.Stats.EventsPerSecond = "0.0"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/schema"
@@ -128,8 +129,18 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	if !cfg.NoLive && mapping == nil {
 		hub := live.NewHub(live.HubConfig{WindowBytes: cfg.LiveWindowBytes, BufferBytes: cfg.LiveBufferBytes, LargeEvent: cfg.LiveLargeEvent})
 		alerts := live.NewAlerts(db.Pool)
+		// The witness ledger: the consumer confirms the slot only up to
+		// what it holds.
+		witness := ledger.NewWriter(ledger.WriterConfig{Logger: logger}, ledger.NewStore(db.Pool))
+		if err := witness.Start(ctx); err != nil {
+			return err
+		}
+		stops = append(stops, witness.Stop)
+		// First start on an existing store: the events before the slot are
+		// back-filled from the table, in the snapshot the slot exports.
+		backfill := ledger.NewBackfill(store, ledger.NewStore(db.Pool), witness)
 		consumer := live.NewConsumer(live.ConsumerConfig{
-			ConnString: db.URL, Publication: cfg.Publication, Slot: cfg.Slot, Logger: logger,
+			ConnString: db.URL, Publication: cfg.Publication, Slot: cfg.Slot, Ledger: witness, Backfill: backfill, Logger: logger,
 		}, db.Pool, hub, alerts)
 		if err := consumer.Start(ctx); err != nil {
 			// The dashboard is still useful without live updates (a

@@ -13,7 +13,10 @@ import (
 // verification recomputes from the table needs no re-encoding on either
 // side. The byte slices are only valid until the next row is read.
 type CanonicalEvent struct {
-	Position      int64
+	Position int64
+	// Xmin is the inserting transaction's id (32 bits, as the row stores
+	// it): a back-fill groups the rows of one transaction into one entry.
+	Xmin          int64
 	StreamID      []byte
 	Version       []byte
 	EventType     []byte
@@ -25,7 +28,7 @@ type CanonicalEvent struct {
 
 // canonicalSelect is the select list of a CanonicalEvent, each value cast to
 // its text output.
-const canonicalSelect = `position, stream_id::text, version::text, event_type::text, schema_version::text,
+const canonicalSelect = `position, xmin::text::bigint, stream_id::text, version::text, event_type::text, schema_version::text,
 	payload::text, metadata::text, recorded_at::text`
 
 // ScanCanonical runs fn on every row of the native events table whose
@@ -33,22 +36,36 @@ const canonicalSelect = `position, stream_id::text, version::text, event_type::t
 // read-only transaction whose text output settings are fixed. With a
 // snapshot name (one exported by CREATE_REPLICATION_SLOT) the rows read are
 // exactly those committed before that snapshot.
-func (s *Store) ScanCanonical(ctx context.Context, snapshot string, after, upTo int64, fn func(*CanonicalEvent) error) error {
-	return s.readCanonical(ctx, snapshot, fn, `SELECT `+canonicalSelect+` FROM public.events
-		WHERE position > $1 AND ($2 = 0 OR position <= $2) ORDER BY position`, after, upTo)
+//
+// Before the rows, it calls start (when not nil) with the highest position
+// the read will see, for progress reports.
+func (s *Store) ScanCanonical(ctx context.Context, snapshot string, after, upTo int64, start func(last int64), fn func(*CanonicalEvent) error) error {
+	return s.readCanonical(ctx, snapshot, func(tx pgx.Tx) error {
+		if start != nil {
+			var last int64
+			if err := tx.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM public.events`).Scan(&last); err != nil {
+				return fmt.Errorf("eventstore: unable to read the last position: %w", err)
+			}
+			start(last)
+		}
+		return scanCanonical(ctx, tx, fn, `SELECT `+canonicalSelect+` FROM public.events
+			WHERE position > $1 AND ($2 = 0 OR position <= $2) ORDER BY position`, after, upTo)
+	})
 }
 
 // ScanStreamCanonical runs fn on every event of one stream of the native
 // events table, in version order.
 func (s *Store) ScanStreamCanonical(ctx context.Context, streamID string, fn func(*CanonicalEvent) error) error {
-	return s.readCanonical(ctx, "", fn, `SELECT `+canonicalSelect+` FROM public.events
-		WHERE stream_id = $1 ORDER BY version`, streamID)
+	return s.readCanonical(ctx, "", func(tx pgx.Tx) error {
+		return scanCanonical(ctx, tx, fn, `SELECT `+canonicalSelect+` FROM public.events
+			WHERE stream_id = $1 ORDER BY version`, streamID)
+	})
 }
 
-// readCanonical runs a canonical select in a read-only repeatable-read
-// transaction (in the exported snapshot, when named) with the text output
-// settings the live consumer's replication connection uses.
-func (s *Store) readCanonical(ctx context.Context, snapshot string, fn func(*CanonicalEvent) error, sql string, args ...any) error {
+// readCanonical runs read in a read-only repeatable-read transaction (in
+// the exported snapshot, when named) with the text output settings the
+// live consumer's replication connection uses.
+func (s *Store) readCanonical(ctx context.Context, snapshot string, read func(pgx.Tx) error) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("eventstore: unable to begin canonical read: %w", err)
@@ -63,7 +80,7 @@ func (s *Store) readCanonical(ctx context.Context, snapshot string, fn func(*Can
 	if _, err := tx.Exec(ctx, `SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'`); err != nil {
 		return fmt.Errorf("eventstore: unable to fix text output settings: %w", err)
 	}
-	return scanCanonical(ctx, tx, fn, sql, args...)
+	return read(tx)
 }
 
 func scanCanonical(ctx context.Context, tx pgx.Tx, fn func(*CanonicalEvent) error, sql string, args ...any) error {
@@ -74,7 +91,7 @@ func scanCanonical(ctx context.Context, tx pgx.Tx, fn func(*CanonicalEvent) erro
 	defer rows.Close()
 	var e CanonicalEvent
 	for rows.Next() {
-		if err := rows.Scan(&e.Position, &e.StreamID, &e.Version, &e.EventType, &e.SchemaVersion, &e.Payload, &e.Metadata, &e.RecordedAt); err != nil {
+		if err := rows.Scan(&e.Position, &e.Xmin, &e.StreamID, &e.Version, &e.EventType, &e.SchemaVersion, &e.Payload, &e.Metadata, &e.RecordedAt); err != nil {
 			return fmt.Errorf("eventstore: unable to scan canonical event: %w", err)
 		}
 		if err := fn(&e); err != nil {

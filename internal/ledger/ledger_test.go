@@ -82,7 +82,7 @@ func appendEvents(t *testing.T, b *bundle, stream string, n int) []eventstore.Ev
 func canonicalHashes(t *testing.T, b *bundle) map[int64]Hash {
 	t.Helper()
 	out := map[int64]Hash{}
-	if err := b.events.ScanCanonical(t.Context(), "", 0, 0, func(e *eventstore.CanonicalEvent) error {
+	if err := b.events.ScanCanonical(t.Context(), "", 0, 0, nil, func(e *eventstore.CanonicalEvent) error {
 		out[e.Position] = HashEvent(e)
 		return nil
 	}); err != nil {
@@ -239,6 +239,10 @@ func TestLedgerBytesPerEvent(t *testing.T) {
 	}
 	if !b.writer.WaitWritten(ctx) {
 		t.Fatal("not written")
+	}
+	// LSNs of several widths: the chain is read in LSN order, not text order.
+	if n, err := b.store.VerifyChain(ctx); err != nil || n != txs {
+		t.Fatalf("VerifyChain = %d, %v", n, err)
 	}
 	if _, err := b.db.Pool.Exec(ctx, `VACUUM ANALYZE auditd.ledger`); err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 func (s *Store) Head(ctx context.Context) (uint64, Hash, error) {
 	var lsn pglogrepl.LSN
 	var h []byte
-	err := s.pool.QueryRow(ctx, `SELECT commit_lsn::text, hash FROM auditd.ledger ORDER BY commit_lsn DESC LIMIT 1`).Scan(&lsn, &h)
+	err := s.pool.QueryRow(ctx, `SELECT l.commit_lsn::text, l.hash FROM auditd.ledger l ORDER BY l.commit_lsn DESC LIMIT 1`).Scan(&lsn, &h)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, Hash{}, nil
 	}
@@ -64,8 +64,10 @@ func (s *Store) Insert(ctx context.Context, entries []Entry) error {
 
 // Entries returns up to limit entries after commit LSN after, in commit order.
 func (s *Store) Entries(ctx context.Context, after uint64, limit int) ([]Entry, error) {
-	rows, err := s.pool.Query(ctx, `SELECT commit_lsn::text, xid, committed_at, backfilled, events, hash
-		FROM auditd.ledger WHERE commit_lsn > $1::text::pg_lsn ORDER BY commit_lsn LIMIT $2`,
+	// The table's column, not the text output column of the same name, is
+	// the order: as text "0/10" sorts before "0/9".
+	rows, err := s.pool.Query(ctx, `SELECT l.commit_lsn::text, l.xid, l.committed_at, l.backfilled, l.events, l.hash
+		FROM auditd.ledger l WHERE l.commit_lsn > $1::text::pg_lsn ORDER BY l.commit_lsn LIMIT $2`,
 		pglogrepl.LSN(after).String(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: unable to read entries: %w", err)
@@ -126,4 +128,38 @@ func (s *Store) VerifyChain(ctx context.Context) (int, error) {
 			n++
 		}
 	}
+}
+
+// LastPosition returns the highest event position of the last back-filled
+// entry and of the head entry (0 for an empty ledger): a back-fill in
+// position order continues after it. Reading two entries, not the whole
+// ledger, is enough because back-fills run in position order and live
+// entries follow them.
+func (s *Store) LastPosition(ctx context.Context) (int64, error) {
+	rows, err := s.pool.Query(ctx, `
+		(SELECT events FROM auditd.ledger WHERE backfilled ORDER BY commit_lsn DESC LIMIT 1)
+		UNION ALL
+		(SELECT events FROM auditd.ledger ORDER BY commit_lsn DESC LIMIT 1)`)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: unable to read the last position: %w", err)
+	}
+	defer rows.Close()
+	var last int64
+	for rows.Next() {
+		var packed []byte
+		if err := rows.Scan(&packed); err != nil {
+			return 0, fmt.Errorf("ledger: unable to scan an entry: %w", err)
+		}
+		events, err := Unpack(packed)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range events {
+			last = max(last, e.Position)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("ledger: unable to read the last position: %w", err)
+	}
+	return last, nil
 }

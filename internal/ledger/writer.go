@@ -279,3 +279,10 @@ func (w *Writer) resync(ctx context.Context) error {
 	w.changed.Broadcast()
 	return nil
 }
+
+// lastAccepted returns the commit LSN of the newest accepted entry.
+func (w *Writer) lastAccepted() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.accepted
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/ledger"
 )
 
 // ConsumerConfig configures a Consumer.
@@ -31,8 +33,24 @@ type ConsumerConfig struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnects (default
 	// 200 ms and 10 s).
 	MinBackoff, MaxBackoff time.Duration
-	Logger                 *slog.Logger
+	// Ledger, when set, gets one entry per transaction that wrote events,
+	// and the slot is confirmed only up to what it holds. Without it the
+	// slot is confirmed up to the oldest event of the hub's resume window,
+	// so that a restarted consumer gets the window back from the slot.
+	Ledger *ledger.Writer
+	// Backfill, with Ledger, fills the ledger from the table when the
+	// consumer creates the slot: the events committed before it, read in
+	// the snapshot the slot exports, so that the hand-over has no gap and
+	// no overlap. Streaming starts once it is written.
+	Backfill *ledger.Backfill
+	Logger   *slog.Logger
 }
+
+// ledgerShutdownWait is how long the consumer waits, when PostgreSQL asks
+// for a last reply before shutting down, for the ledger to hold what was
+// streamed: the server does not stop until it gets the reply, but it may
+// already have ended the ledger writer's connection.
+const ledgerShutdownWait = 2 * time.Second
 
 // Stats are the consumer's metrics.
 type Stats struct {
@@ -43,12 +61,18 @@ type Stats struct {
 	EventsPerSecond float64   `json:"events_per_second"`
 	LastLSN         string    `json:"last_lsn"`    // everything up to here is processed
 	FlushedLSN      string    `json:"flushed_lsn"` // confirmed to the slot
+	StatusUpdates   int64     `json:"status_updates"`
 	ServerWALEnd    string    `json:"server_wal_end"`
 	LagBytes        int64     `json:"lag_bytes"` // server WAL end minus last LSN
 	Reconnects      int64     `json:"reconnects"`
 	LastError       string    `json:"last_error,omitempty"`
 	LastEventAt     time.Time `json:"last_event_at"`
 	Hub             HubStats  `json:"hub"`
+	// Ledger is the witness ledger writer's state, when there is one.
+	Ledger *ledger.WriterStats `json:"ledger,omitempty"`
+	// Backfill is the back-fill's progress, when the consumer created the
+	// slot with one.
+	Backfill *ledger.BackfillStats `json:"backfill,omitempty"`
 }
 
 // Consumer reads the events publication from a permanent logical
@@ -72,6 +96,12 @@ type Consumer struct {
 	serverEnd  uint64
 	rateAt     time.Time
 	rateEvents int64
+
+	// backfillConn holds the slot's exported snapshot open (a snapshot
+	// lives while the connection that exported it is idle) until the
+	// back-fill has read it; nil when there is nothing to back-fill.
+	backfillConn     *pgconn.PgConn
+	backfillSnapshot string
 }
 
 // NewConsumer returns a consumer; nothing happens until Start.
@@ -120,8 +150,38 @@ func (c *Consumer) Start(ctx context.Context) error {
 
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.done = make(chan struct{})
-	go c.run(ctx)
+	go func() {
+		if c.backfillConn != nil && !c.backfill(ctx, start) {
+			close(c.done)
+			return
+		}
+		c.run(ctx)
+	}()
 	return nil
+}
+
+// backfill runs the back-fill in the slot's exported snapshot, and reports
+// whether streaming may start. When it fails, the slot is dropped: the next
+// start creates it again and the back-fill continues after what the ledger
+// got, so that no event committed before the slot goes unwitnessed.
+func (c *Consumer) backfill(ctx context.Context, start uint64) bool {
+	c.logger.Info("live: back-filling the ledger from the table", "snapshot", c.backfillSnapshot)
+	err := c.cfg.Backfill.Run(ctx, c.backfillSnapshot, start)
+	c.backfillConn.Close(context.WithoutCancel(ctx))
+	c.backfillConn = nil
+	if err == nil {
+		st := c.cfg.Backfill.Stats()
+		c.logger.Info("live: back-fill done", "events", st.Events)
+		return true
+	}
+	c.logger.Error("live: back-fill failed; dropping the slot so that the next start does it again", "error", err)
+	c.mu.Lock()
+	c.stats.LastError = err.Error()
+	c.mu.Unlock()
+	if _, derr := c.pool.Exec(context.WithoutCancel(ctx), `SELECT pg_drop_replication_slot($1)`, c.cfg.Slot); derr != nil {
+		c.logger.Error("live: unable to drop the slot after a failed back-fill", "error", derr)
+	}
+	return false
 }
 
 // Stop ends streaming after a last status update.
@@ -176,12 +236,64 @@ func (c *Consumer) ensureSlot(ctx context.Context) (uint64, error) {
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("live: unable to look up replication slot: %w", err)
 	}
+	if c.cfg.Ledger != nil && c.cfg.Backfill != nil {
+		return c.createSlotWithSnapshot(ctx)
+	}
 	err = c.pool.QueryRow(ctx, `SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, c.cfg.Slot).Scan(&lsn)
 	if err != nil {
 		return 0, fmt.Errorf("live: unable to create replication slot %s (is wal_level logical?): %w", c.cfg.Slot, err)
 	}
 	c.logger.Info("live: created replication slot", "lsn", lsn)
 	return uint64(lsn), nil
+}
+
+// slotName matches what PostgreSQL accepts as a slot name: the replication
+// command that exports a snapshot takes the name unquoted.
+var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+
+// createSlotWithSnapshot creates the slot with the replication command that
+// exports a snapshot, and keeps that connection for the back-fill.
+func (c *Consumer) createSlotWithSnapshot(ctx context.Context) (uint64, error) {
+	if !slotName.MatchString(c.cfg.Slot) {
+		return 0, fmt.Errorf("live: invalid slot name %q: use lower-case letters, digits and underscores", c.cfg.Slot)
+	}
+	conn, err := c.connectReplication(ctx)
+	if err != nil {
+		return 0, err
+	}
+	res, err := pglogrepl.CreateReplicationSlot(ctx, conn, c.cfg.Slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT"})
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return 0, fmt.Errorf("live: unable to create replication slot %s (is wal_level logical?): %w", c.cfg.Slot, err)
+	}
+	lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return 0, fmt.Errorf("live: bad consistent point %q: %w", res.ConsistentPoint, err)
+	}
+	c.backfillConn, c.backfillSnapshot = conn, res.SnapshotName
+	c.logger.Info("live: created replication slot with an exported snapshot", "lsn", lsn)
+	return uint64(lsn), nil
+}
+
+// connectReplication opens a replication connection whose text output the
+// consumer parses exactly.
+func (c *Consumer) connectReplication(ctx context.Context) (*pgconn.PgConn, error) {
+	pcfg, err := pgconn.ParseConfig(c.cfg.ConnString)
+	if err != nil {
+		return nil, fmt.Errorf("live: invalid connection string: %w", err)
+	}
+	pcfg.RuntimeParams["replication"] = "database"
+	// Timestamps come as text: fix their format so we parse them exactly.
+	pcfg.RuntimeParams["timezone"] = "UTC"
+	pcfg.RuntimeParams["datestyle"] = "ISO"
+	pcfg.RuntimeParams["application_name"] = "auditd-live"
+	conn, err := pgconn.ConnectConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("live: unable to connect for replication: %w", err)
+	}
+	return conn, nil
 }
 
 // run streams until ctx ends, reconnecting with exponential backoff.
@@ -225,24 +337,16 @@ type txState struct {
 	xid       uint32
 	serverEnd uint64 // the server's WAL end when the commit arrived
 	events    []eventstore.Event
+	witnessed []ledger.Event // the events' ledger records, when there is a ledger
 	lags      []Checkpoint
 	tamper    map[string]*Alert
 }
 
 // stream runs one replication connection until it fails or ctx ends.
 func (c *Consumer) stream(ctx context.Context) error {
-	pcfg, err := pgconn.ParseConfig(c.cfg.ConnString)
+	conn, err := c.connectReplication(ctx)
 	if err != nil {
-		return fmt.Errorf("live: invalid connection string: %w", err)
-	}
-	pcfg.RuntimeParams["replication"] = "database"
-	// Timestamps come as text: fix their format so we parse them exactly.
-	pcfg.RuntimeParams["timezone"] = "UTC"
-	pcfg.RuntimeParams["datestyle"] = "ISO"
-	pcfg.RuntimeParams["application_name"] = "auditd-live"
-	conn, err := pgconn.ConnectConfig(ctx, pcfg)
-	if err != nil {
-		return fmt.Errorf("live: unable to connect for replication: %w", err)
+		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
@@ -327,8 +431,21 @@ func (c *Consumer) stream(ctx context.Context) error {
 					// The server asks for a reply when it shuts down (it
 					// then waits until we confirm all it sent, or it never
 					// stops) or when we were silent for half of
-					// wal_sender_timeout. Either way confirm everything
-					// processed: the resume window lives on in memory.
+					// wal_sender_timeout. Without a ledger confirm
+					// everything processed: the resume window lives on in
+					// memory. With one, confirm only what it holds; when
+					// it cannot catch up (the server ended its connection
+					// first), leave, so that the server can stop and
+					// re-send the rest on the next start.
+					if l := c.cfg.Ledger; l != nil && !tx.active {
+						wctx, cancel := context.WithTimeout(ctx, ledgerShutdownWait)
+						written := l.WaitWritten(wctx)
+						cancel()
+						if !written {
+							_ = c.sendStatus(context.WithoutCancel(ctx), conn, false)
+							return errors.New("live: the server asks for a final reply and the ledger is not written yet; reconnecting")
+						}
+					}
 					fullFlush = true
 					nextStatus = time.Time{}
 				}
@@ -359,7 +476,7 @@ func (c *Consumer) handle(ctx context.Context, xld pglogrepl.XLogData, rels map[
 		rels[m.RelationID] = newRelation(m, "events", "projection_checkpoints")
 	case *pglogrepl.BeginMessage:
 		tx.active, tx.commitLSN, tx.xid = true, uint64(m.FinalLSN), m.Xid
-		tx.events, tx.lags, tx.tamper = tx.events[:0], tx.lags[:0], nil
+		tx.events, tx.witnessed, tx.lags, tx.tamper = tx.events[:0], nil, tx.lags[:0], nil
 	case *pglogrepl.InsertMessage:
 		r, ok := rels[m.RelationID]
 		if !ok {
@@ -375,6 +492,10 @@ func (c *Consumer) handle(ctx context.Context, xld pglogrepl.XLogData, rels map[
 				return nil
 			}
 			tx.events = append(tx.events, e)
+			if c.cfg.Ledger != nil {
+				ce := r.canonicalEvent(m.Tuple)
+				tx.witnessed = append(tx.witnessed, ledger.Event{Position: e.Position, StreamID: e.StreamID, Version: e.Version, Hash: ledger.HashEvent(&ce)})
+			}
 		case relCheckpoints:
 			c.addLag(r, m.Tuple, tx, xld.WALStart)
 		}
@@ -468,6 +589,15 @@ func (c *Consumer) commit(ctx context.Context, m *pglogrepl.CommitMessage, tx *t
 	if len(tx.events) > 0 {
 		n = c.hub.PublishTx(uint64(m.CommitLSN), tx.events)
 	}
+	if len(tx.witnessed) > 0 {
+		// After the hub: live latency does not wait for the ledger. Submit
+		// only queues (it blocks when the ledger has fallen far behind).
+		// tx.witnessed is handed over, not reused.
+		err := c.cfg.Ledger.Submit(ctx, ledger.Entry{CommitLSN: uint64(m.CommitLSN), Xid: int64(tx.xid), CommittedAt: m.CommitTime, Events: tx.witnessed})
+		if err != nil {
+			return fmt.Errorf("live: unable to queue the ledger entry: %w", err)
+		}
+	}
 	for i := range tx.lags {
 		cp := tx.lags[i]
 		c.hub.Broadcast(&Message{Kind: KindLag, Checkpoint: &cp})
@@ -486,17 +616,19 @@ func (c *Consumer) commit(ctx context.Context, m *pglogrepl.CommitMessage, tx *t
 	c.sampleRateLocked(now)
 	c.mu.Unlock()
 	tx.active = false
-	tx.events, tx.lags, tx.tamper = tx.events[:0], tx.lags[:0], nil
+	tx.events, tx.witnessed, tx.lags, tx.tamper = tx.events[:0], nil, tx.lags[:0], nil
 	return nil
 }
 
-// sendStatus confirms what the hub holds: never past the oldest event of
-// the resume window (unless full), so that a restarted auditd gets the
-// window back from the slot.
+// sendStatus confirms what the ledger holds; without a ledger, what the
+// hub holds: never past the oldest event of the resume window (unless
+// full), so that a restarted auditd gets the window back from the slot.
 func (c *Consumer) sendStatus(ctx context.Context, conn *pgconn.PgConn, full bool) error {
 	c.mu.Lock()
 	flush := c.processed
-	if oldest := c.hub.RetainFrom(); !full && oldest != 0 && oldest < flush {
+	if c.cfg.Ledger != nil {
+		flush = c.cfg.Ledger.Confirmable(flush)
+	} else if oldest := c.hub.RetainFrom(); !full && oldest != 0 && oldest < flush {
 		flush = oldest
 	}
 	c.flushed = max(c.flushed, flush)
@@ -509,6 +641,9 @@ func (c *Consumer) sendStatus(ctx context.Context, conn *pgconn.PgConn, full boo
 	if err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, ssu); err != nil {
 		return fmt.Errorf("live: unable to send standby status: %w", err)
 	}
+	c.mu.Lock()
+	c.stats.StatusUpdates++
+	c.mu.Unlock()
 	return nil
 }
 
@@ -539,5 +674,14 @@ func (c *Consumer) Stats() Stats {
 	}
 	c.mu.Unlock()
 	st.Hub = c.hub.Stats()
+	if c.cfg.Ledger != nil {
+		ls := c.cfg.Ledger.Stats()
+		st.Ledger = &ls
+	}
+	if c.cfg.Backfill != nil {
+		if bs := c.cfg.Backfill.Stats(); bs.Running || bs.Done || bs.Error != "" {
+			st.Backfill = &bs
+		}
+	}
 	return st
 }

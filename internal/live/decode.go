@@ -163,3 +163,14 @@ func (r *relation) decodeCheckpoint(t *pglogrepl.TupleData) (Checkpoint, error) 
 	}
 	return cp, nil
 }
+
+// canonicalEvent is an events row as the witness ledger hashes it: the
+// text pgoutput sent, which is PostgreSQL's output of the stored values
+// (the connection's TimeZone UTC and DateStyle ISO fix the timestamp's).
+func (r *relation) canonicalEvent(t *pglogrepl.TupleData) eventstore.CanonicalEvent {
+	text := func(name string) []byte { b, _ := r.col(t, name); return b }
+	return eventstore.CanonicalEvent{
+		StreamID: text("stream_id"), Version: text("version"), EventType: text("event_type"), SchemaVersion: text("schema_version"),
+		Payload: text("payload"), Metadata: text("metadata"), RecordedAt: text("recorded_at"),
+	}
+}
