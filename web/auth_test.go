@@ -220,6 +220,7 @@ func TestEveryRoleOnEveryRouteAndChannel(t *testing.T) {
 		{"GET /streams/:id/diff", "/streams/wallet-1/diff?from=v:1&to=v:2", access.Support, []string{html, js}, 200},
 		{"GET /events", "/events", access.Support, []string{html, js}, 200},
 		{"GET /events/:position", fmt.Sprintf("/events/%d", evs[0].Position), access.Support, []string{html, js}, 200},
+		{"GET /events/:position/raw", fmt.Sprintf("/events/%d/raw", evs[0].Position), access.Support, []string{html, js}, 200},
 		{"GET /live/events", "/live/events", access.Support, []string{sse}, 200},
 		{"GET /live", "/live", access.Engineer, []string{html, js}, 200},
 		{"GET /alerts", "/alerts", access.Engineer, []string{html, js}, 200},

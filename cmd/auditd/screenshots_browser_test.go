@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,8 +30,20 @@ var writeScreenshots = flag.Bool("screenshots", false, "write the pages' screens
 func TestDemoScreenshotsInChromium(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	base := startCommand(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "2")
+	base, line := startCommandOutput(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "2")
 	ctx := browsertest.New(t, 4*time.Minute)
+	// Sign-in is on: sign in as the demo's engineer (every page shown here
+	// is an engineer's), through the login form as a user would.
+	f := strings.Fields(line("demo: sign in as engineer "))
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"login"),
+		chromedp.SendKeys(`form.login-form input[name=username]`, f[4]),
+		chromedp.SendKeys(`form.login-form input[name=password]`, f[6]),
+		chromedp.Click(`form.login-form button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=newest-events]`),
+	); err != nil {
+		t.Fatalf("sign in as the demo engineer: %v", err)
+	}
 	wallet := "streams/" + demo.DisputeWalletID
 	shots := []struct {
 		name, path, ready string
