@@ -50,9 +50,6 @@ func newTxSpool(budget int64, dir string) *txSpool {
 	return &txSpool{budget: budget, dir: dir}
 }
 
-// len is the number of events held.
-func (s *txSpool) len() int { return len(s.mem) + s.spilled }
-
 // add appends an event, to the file once the memory budget is used up.
 func (s *txSpool) add(e eventstore.Event) error {
 	n := eventBytes(&e)
