@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,4 +84,29 @@ func TestServePrunesSnapshotsOfEarlierReducers(t *testing.T) {
 	if err := db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM auditd.snapshots WHERE fingerprint = 'an-earlier-config'`).Scan(&left); err != nil || left != 0 {
 		t.Errorf("snapshots of an earlier config after start-up: %d (%v)", left, err)
 	}
+}
+
+// serve keeps snapshots warm: events committed while it runs are folded up
+// to their newest snapshot interval through the live feed, before anyone
+// reads the stream.
+func TestServeWarmsSnapshotsAsEventsCommit(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	slot := "serve_warm_test"
+	t.Cleanup(func() {
+		_, _ = db.Pool.Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
+	})
+	startCommand(t, "serve", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--auth=off", "--slot", slot)
+	var evs []eventstore.NewEvent
+	for i := 1; i <= 300; i++ {
+		evs = append(evs, eventstore.NewEvent{EventType: "MoneyDeposited", Payload: json.RawMessage(fmt.Sprintf(`{"amount":%d}`, i))})
+	}
+	if _, err := eventstore.New(db.Pool).Append(t.Context(), "wallet-warm", "Wallet", eventstore.NoStream, evs...); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.WaitFor(t, "a snapshot of wallet-warm at version 250", 60*time.Second, func(ctx context.Context) (bool, error) {
+		var n int
+		err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM auditd.snapshots WHERE stream_id = 'wallet-warm' AND version = 250`).Scan(&n)
+		return n == 1, err
+	})
 }

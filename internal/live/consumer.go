@@ -43,6 +43,11 @@ type ConsumerConfig struct {
 	// the snapshot the slot exports, so that the hand-over has no gap and
 	// no overlap. Streaming starts once it is written.
 	Backfill *ledger.Backfill
+	// TxMemory bounds the bytes of one transaction's events held in memory
+	// until its commit (default DefaultTxMemory); the rest is spilled to a
+	// temporary file in SpillDir ("" is the system's) (txspool.go).
+	TxMemory int64
+	SpillDir string
 	Logger   *slog.Logger
 }
 
@@ -67,6 +72,8 @@ type Stats struct {
 	Reconnects      int64     `json:"reconnects"`
 	LastError       string    `json:"last_error,omitempty"`
 	LastEventAt     time.Time `json:"last_event_at"`
+	TxSpilled       int64     `json:"tx_spilled"`    // transactions spilled to a file
+	TxPeakBytes     int64     `json:"tx_peak_bytes"` // most bytes of a transaction held in memory
 	Hub             HubStats  `json:"hub"`
 	// Ledger is the witness ledger writer's state, when there is one.
 	Ledger *ledger.WriterStats `json:"ledger,omitempty"`
@@ -336,7 +343,7 @@ type txState struct {
 	commitLSN uint64
 	xid       uint32
 	serverEnd uint64 // the server's WAL end when the commit arrived
-	events    []eventstore.Event
+	events    *txSpool
 	witnessed []ledger.Event // the events' ledger records, when there is a ledger
 	lags      []Checkpoint
 	tamper    map[string]*Alert
@@ -373,7 +380,8 @@ func (c *Consumer) stream(ctx context.Context) error {
 	defer stopWatch()
 
 	rels := map[uint32]*relation{}
-	tx := &txState{}
+	tx := &txState{events: newTxSpool(c.cfg.TxMemory, c.cfg.SpillDir)}
+	defer c.resetSpool(tx)
 	nextStatus := time.Now().Add(c.cfg.StatusInterval)
 	fullFlush := false
 	var deadline time.Time
@@ -476,7 +484,8 @@ func (c *Consumer) handle(ctx context.Context, xld pglogrepl.XLogData, rels map[
 		rels[m.RelationID] = newRelation(m, "events", "projection_checkpoints")
 	case *pglogrepl.BeginMessage:
 		tx.active, tx.commitLSN, tx.xid = true, uint64(m.FinalLSN), m.Xid
-		tx.events, tx.witnessed, tx.lags, tx.tamper = tx.events[:0], nil, tx.lags[:0], nil
+		tx.witnessed, tx.lags, tx.tamper = nil, tx.lags[:0], nil
+		c.resetSpool(tx)
 	case *pglogrepl.InsertMessage:
 		r, ok := rels[m.RelationID]
 		if !ok {
@@ -491,7 +500,9 @@ func (c *Consumer) handle(ctx context.Context, xld pglogrepl.XLogData, rels map[
 				c.logger.Error("live: unable to decode event", "lsn", xld.WALStart, "error", err)
 				return nil
 			}
-			tx.events = append(tx.events, e)
+			if err := tx.events.add(e); err != nil {
+				return err
+			}
 			if c.cfg.Ledger != nil {
 				ce := r.canonicalEvent(m.Tuple)
 				tx.witnessed = append(tx.witnessed, ledger.Event{Position: e.Position, StreamID: e.StreamID, Version: e.Version, Hash: ledger.HashEvent(&ce)})
@@ -586,8 +597,11 @@ func (c *Consumer) commit(ctx context.Context, m *pglogrepl.CommitMessage, tx *t
 		}
 	}
 	n := 0
-	if len(tx.events) > 0 {
-		n = c.hub.PublishTx(uint64(m.CommitLSN), tx.events)
+	err := tx.events.each(func(first int, events []eventstore.Event) {
+		n += c.hub.PublishTxPart(uint64(m.CommitLSN), first, events)
+	})
+	if err != nil {
+		return err
 	}
 	if len(tx.witnessed) > 0 {
 		// After the hub: live latency does not wait for the ledger. Submit
@@ -614,10 +628,23 @@ func (c *Consumer) commit(ctx context.Context, m *pglogrepl.CommitMessage, tx *t
 		c.stats.LastEventAt = now
 	}
 	c.sampleRateLocked(now)
+	c.stats.TxPeakBytes = max(c.stats.TxPeakBytes, tx.events.peakBytes)
+	if tx.events.spilled > 0 {
+		c.stats.TxSpilled++
+	}
 	c.mu.Unlock()
 	tx.active = false
-	tx.events, tx.witnessed, tx.lags, tx.tamper = tx.events[:0], nil, tx.lags[:0], nil
+	tx.witnessed, tx.lags, tx.tamper = nil, tx.lags[:0], nil
+	c.resetSpool(tx)
 	return nil
+}
+
+// resetSpool empties the transaction's spool; a spill file left behind
+// costs disk, not correctness, so it is logged rather than failing the feed.
+func (c *Consumer) resetSpool(tx *txState) {
+	if err := tx.events.reset(); err != nil {
+		c.logger.Warn("live: unable to remove a spilled transaction", "error", err)
+	}
 }
 
 // sendStatus confirms what the ledger holds; without a ledger, what the

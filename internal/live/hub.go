@@ -234,13 +234,20 @@ func (h *Hub) SetStart(lsn uint64) {
 // Events the hub already published (a resumed replication stream re-sends
 // unconfirmed transactions) are dropped. It returns how many were new.
 func (h *Hub) PublishTx(commitLSN uint64, events []eventstore.Event) int {
+	return h.PublishTxPart(commitLSN, 0, events)
+}
+
+// PublishTxPart is PublishTx for a part of a transaction handed over in
+// several (a spilled one, read back a chunk at a time): first is the index
+// of events[0] in the transaction, and parts come in order.
+func (h *Hub) PublishTxPart(commitLSN uint64, first int, events []eventstore.Event) int {
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.expireLocked(now)
 	added := 0
 	for i := range events {
-		c := Cursor{LSN: commitLSN, Index: uint32(i)}
+		c := Cursor{LSN: commitLSN, Index: uint32(first + i)}
 		if !h.last.Less(c) || !h.floor.Less(c) {
 			continue
 		}

@@ -26,12 +26,16 @@ func testSlot() string { return fmt.Sprintf("live_test_%d", slotSeq.Add(1)) }
 // startConsumer starts a consumer with fast timers on connString's database
 // and stops it (and drops its slot, slots being a cluster-wide resource)
 // when the test ends.
-func startConsumer(t *testing.T, pool *pgxpool.Pool, connString, slot string, hub *Hub) *Consumer {
+func startConsumer(t *testing.T, pool *pgxpool.Pool, connString, slot string, hub *Hub, with ...func(*ConsumerConfig)) *Consumer {
 	t.Helper()
-	c := NewConsumer(ConsumerConfig{
+	cfg := ConsumerConfig{
 		ConnString: connString, Slot: slot, Publication: "auditd_events",
 		StatusInterval: 50 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-	}, pool, hub, NewAlerts(pool))
+	}
+	for _, f := range with {
+		f(&cfg)
+	}
+	c := NewConsumer(cfg, pool, hub, NewAlerts(pool))
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatalf("start consumer: %v", err)
 	}

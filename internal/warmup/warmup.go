@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,8 +137,11 @@ func (w *Warmer) Warmed(streamID string) int {
 	return w.warmed[streamID]
 }
 
+// eventsOnly is the warmer's filter: events, no alerts, lag or status.
+var eventsOnly = live.Filter{Skip: []live.Kind{live.KindAlert, live.KindLag, live.KindStatus}}
+
 func (w *Warmer) subscribe() (*live.Subscription, error) {
-	return w.hub.Subscribe(live.Filter{Skip: []live.Kind{live.KindAlert, live.KindLag}}, nil)
+	return w.hub.Subscribe(eventsOnly, nil)
 }
 
 // read notes the newest version of every stream the hub delivers. It does
@@ -153,7 +157,11 @@ func (w *Warmer) read(ctx context.Context, sub *live.Subscription) {
 			if sub.Reason() != live.ReasonSlow {
 				return // the hub closed
 			}
-			// Events were missed; their streams warm on their next event.
+			// A transaction of more events than a subscriber may have
+			// unread cuts the warmer off. The newest events, a stream's
+			// head among them, are still in the hub's window: noting them
+			// after subscribing again loses only streams whose last event
+			// already left it, and those warm on their next event.
 			w.resubscribe.Add(1)
 			w.logger.Warn("warmup: cut off by the live hub, subscribing again")
 			next, err := w.subscribe()
@@ -164,6 +172,7 @@ func (w *Warmer) read(ctx context.Context, sub *live.Subscription) {
 				return
 			}
 			sub = next
+			w.note(w.hub.Recent(eventsOnly, math.MaxInt))
 		case <-sub.Wake():
 			buf = sub.Take(buf[:0])
 			w.note(buf)

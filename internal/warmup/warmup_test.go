@@ -137,3 +137,21 @@ func TestWarmerIgnoresShortStreams(t *testing.T) {
 		t.Errorf("short stream warmed to %d", got)
 	}
 }
+
+// TestWarmerRecoversFromAHugeTransaction commits one transaction of more
+// events than a hub subscriber may have unread: the hub cuts the warmer off,
+// and it still warms the stream, from the events left in the hub's window.
+func TestWarmerRecoversFromAHugeTransaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t, warmup.Options{Debounce: 10 * time.Millisecond})
+	const n = 5_000 // above the hub's per-subscriber Buffer (4,096)
+	if _, err := b.store.Append(t.Context(), "bulk", "Wallet", eventstore.NoStream, deposits(1, n)...); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.WaitFor(t, "the warmer to fold the bulk stream", 60*time.Second, func(context.Context) (bool, error) {
+		return b.warmer.Warmed("bulk") == n, nil
+	})
+	if st := b.warmer.Stats(); st.Resubscribe != 1 {
+		t.Errorf("warmer stats = %+v, want one cut-off and subscription again", st)
+	}
+}
