@@ -173,14 +173,16 @@ func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 			if id, err = s.identify(c, id); err != nil {
 				return err
 			}
-			if !id.SignedIn() {
-				return s.unauthenticated(c)
-			}
-			if !id.User.Role.Reaches(need) {
-				return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("this needs the %s role or higher; you are signed in as %s, with the %s role", need, id.User.Name, id.User.Role))
-			}
 		}
+		// In the context before the role check: a refusal's page shows who
+		// is signed in, and a refusal can be logged with its identity.
 		c.SetRequest(c.Request().WithContext(access.NewContext(c.Request().Context(), id)))
+		if need.Valid() && !id.SignedIn() {
+			return s.unauthenticated(c)
+		}
+		if need.Valid() && !id.User.Role.Reaches(need) {
+			return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("this needs the %s role or higher; you are signed in as %s, with the %s role", need, id.User.Name, id.User.Role))
+		}
 		return next(c)
 	}
 }
@@ -240,6 +242,15 @@ func (s *Server) unauthenticated(c echo.Context) error {
 	r := c.Request()
 	if r.Method == http.MethodGet && !wantsJSON(c) && !isHTMX(c) && strings.Contains(r.Header.Get("Accept"), "text/html") {
 		return c.Redirect(http.StatusFound, "/login?next="+url.QueryEscape(r.URL.RequestURI()))
+	}
+	if isHTMX(c) {
+		// A fragment of a page whose session ended: htmx sends the whole
+		// page to the sign-in form, to come back to that page.
+		next := "/"
+		if u, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil {
+			next = localPath(u.RequestURI())
+		}
+		c.Response().Header().Set("HX-Redirect", "/login?next="+url.QueryEscape(next))
 	}
 	return s.refuse(c, "sign in first: send a session cookie from /login, or Authorization: Bearer <token>")
 }

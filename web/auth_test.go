@@ -434,6 +434,11 @@ func TestSessionIdleAndAbsoluteExpiryThroughTheRouter(t *testing.T) {
 		t.Fatalf("fresh session: %d", got)
 	}
 	ab.clock.add(11 * time.Minute)
+	// An htmx fragment of the page is told to send the page to sign-in.
+	resp, _ := u.do(http.MethodGet, "/streams/wallet-1/state", nil, http.Header{"HX-Request": {"true"}, "HX-Current-URL": {ab.http.URL + "/streams/wallet-1?v=2"}})
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("HX-Redirect") != "/login?next="+url.QueryEscape("/streams/wallet-1?v=2") {
+		t.Fatalf("htmx fragment of an idle session: %d, HX-Redirect %q", resp.StatusCode, resp.Header.Get("HX-Redirect"))
+	}
 	if got := page(); got != http.StatusFound {
 		t.Fatalf("idle session: %d, want the sign-in redirect", got)
 	}

@@ -112,6 +112,7 @@ func (s *uxSite) pages() []uxPage {
 		{"a projection", "/projections/wallet_balances", nil},
 		{"drift", "/projections/wallet_balances/drift", nil},
 		{"not found", "/streams/no-such-stream", []string{`[data-testid=error]`}},
+		{"sign-in", "/login", []string{`[data-testid=login]`}},
 	}
 }
 
