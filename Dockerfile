@@ -12,8 +12,9 @@ RUN useradd --system --uid 10001 auditd
 COPY --from=build /out/auditd /usr/local/bin/auditd
 USER auditd
 EXPOSE 8080
-# In a container the dashboard must listen on all interfaces; put it behind
-# your authenticating proxy.
+# In a container the dashboard must listen on all interfaces, so auditd
+# needs AUDITD_PUBLIC_URL (the https address users open, behind your TLS
+# proxy; see the README) and refuses --auth=off.
 ENV AUDITD_LISTEN=0.0.0.0:8080
 ENTRYPOINT ["/usr/local/bin/auditd"]
 CMD ["serve"]

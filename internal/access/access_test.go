@@ -2,6 +2,7 @@ package access
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -241,6 +242,18 @@ func TestSignInThrottledPerAccountAndPerAddress(t *testing.T) {
 	if _, err := b.svc.SignIn(t.Context(), "ghost", "wrong password!", "10.1.0.9"); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("throttled unknown name: %v", err)
 	}
+	// A name no user can have (a 100 KB one) costs the address, and is not
+	// kept.
+	if _, err := b.svc.SignIn(t.Context(), strings.Repeat("x", 100_000), pw, "198.51.100.1"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("oversized name: %v", err)
+	}
+	b.svc.accounts.mu.Lock()
+	for k := range b.svc.accounts.fails {
+		if len(k) > 64 {
+			t.Errorf("throttle keeps a %d-byte name", len(k))
+		}
+	}
+	b.svc.accounts.mu.Unlock()
 	// Per address: many names from one address.
 	b.add("frank", Support)
 	for i := range 5 {

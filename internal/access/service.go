@@ -220,6 +220,17 @@ func (s *Service) HasUsers(ctx context.Context) (bool, error) {
 // ErrInvalidCredentials, after the same argon2id work.
 func (s *Service) SignIn(ctx context.Context, name, password, clientAddr string) (User, error) {
 	now := s.opts.Now()
+	if !nameRE.MatchString(name) {
+		// No such user can exist. The name is not kept as a throttle key
+		// (a flood of long names would be a flood of memory); the address
+		// is charged, after the same work as a wrong password.
+		if b, _ := s.addresses.blocked(clientAddr, now); b {
+			return User{}, ErrThrottled
+		}
+		_, _ = verifyPassword(dummyHash(), password)
+		s.addresses.fail(clientAddr, now)
+		return User{}, ErrInvalidCredentials
+	}
 	accountKey, addressKey := strings.ToLower(name), clientAddr
 	if b, _ := s.accounts.blocked(accountKey, now); b {
 		return User{}, ErrThrottled
