@@ -30,7 +30,9 @@ var writeScreenshots = flag.Bool("screenshots", false, "write the pages' screens
 func TestDemoScreenshotsInChromium(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	base, line := startCommandOutput(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "2")
+	// Its own replication slot: slots are the cluster's, and the other
+	// demo test's consumer holds "auditd".
+	base, line := startCommandOutput(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "2", "--slot", "auditd_screenshots")
 	ctx := browsertest.New(t, 4*time.Minute)
 	// Sign-in is on: sign in as the demo's engineer (every page shown here
 	// is an engineer's), through the login form as a user would.
