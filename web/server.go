@@ -67,6 +67,7 @@ type Deps struct {
 	// Live.
 	LiveHub       *live.Hub      // nil: /live/events answers 503
 	LiveConsumer  *live.Consumer // metrics for the /live header; may be nil
+	LiveResume    *live.Resume   // resumes cursors older than the hub's window from the ledger; may be nil
 	LiveAlerts    *live.Alerts   // tamper alerts; may be nil
 	LiveHeartbeat time.Duration  // SSE heartbeat comment interval (default 15 s)
 	// LiveWriteStall drops an SSE client whose socket accepts nothing for
