@@ -59,7 +59,7 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 		t.Fatal(err)
 	}
 	t.Cleanup(banners.Stop)
-	srv := New(testConfig, Deps{Pool: db.Pool, Store: store, LiveHub: hub, LiveConsumer: c, LiveResume: live.NewResume(hub, ledgerStore, witness, store),
+	srv := New(testConfig, Deps{Pool: db.Pool, Store: store, LiveHub: hub, LiveConsumer: c, LiveResume: live.NewResume(hub, ledgerStore, witness, store), Ledger: ledgerStore,
 		LiveAlerts: alerts, Banners: banners, LiveHeartbeat: time.Hour})
 	hs := httptest.NewServer(srv.Handler())
 	stopped := false
