@@ -95,7 +95,7 @@ func (g *Gap) Fill(ctx context.Context, send func([]*Message) error) error {
 		}
 		var slots []slot
 		last := len(entries) < resumePage // no page after this one
-		past := false                    // reached the floor
+		past := false                     // reached the floor
 		for _, e := range entries {
 			lsn = e.CommitLSN
 			if e.Backfilled {
