@@ -51,6 +51,7 @@ type TimelineVM struct {
 	ExportCSV     string
 	ExportJSON    string
 	DiffURL       string
+	VerifyURL     string // the ledger verification; "" without a ledger
 	// Highlight is the version the reader jumped to.
 	Highlight int
 }

@@ -71,6 +71,14 @@ func (s *Server) liveEvents(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "live updates are off (--no-live, or wal_level is not logical)")
 	}
 	sub, err := hub.Subscribe(filter, after)
+	var gap *live.Gap
+	if errors.Is(err, live.ErrResync) && after != nil && s.deps.LiveResume != nil {
+		// Older than the window: the ledger and the table fill the gap.
+		if sub, gap, err = s.deps.LiveResume.Subscribe(c.Request().Context(), filter, *after); err != nil {
+			s.logger.Info("live: cursor not resumable from the ledger", "cursor", after.String(), "error", err)
+			err = live.ErrResync
+		}
+	}
 	if err != nil && !errors.Is(err, live.ErrResync) {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "live updates are shutting down")
 	}
@@ -81,7 +89,7 @@ func (s *Server) liveEvents(c echo.Context) error {
 		out.close()
 		return nil
 	}
-	f := &sseFeed{server: s, sub: sub, out: out, slot: slot, build: s.sseBuilder(c.Request().Context(), slot)}
+	f := &sseFeed{server: s, sub: sub, gap: gap, out: out, slot: slot, build: s.sseBuilder(c.Request().Context(), slot)}
 	if out.hijacked {
 		// The handler returns, and with it what net/http and Echo hold
 		// for a request (its goroutine's deep stack, read and write
@@ -220,6 +228,7 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 type sseFeed struct {
 	server *Server
 	sub    *live.Subscription
+	gap    *live.Gap // what precedes sub's backlog, from the ledger; nil when none
 	out    sseOut
 	slot   int
 	build  func(*live.Message) []byte
@@ -233,6 +242,29 @@ func (f *sseFeed) run() {
 	// 2 s, and clients (tests) know the subscription is in place.
 	if err := out.write([]byte("retry: 2000\n: subscribed\n\n")); err != nil {
 		return
+	}
+	if f.gap != nil {
+		// The feed outlives the request (hijacked): the read ends when
+		// the client goes.
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := make(chan struct{})
+		go func() {
+			select {
+			case <-out.gone:
+				cancel()
+			case <-stop:
+			}
+		}()
+		err := f.gap.Fill(ctx, f.send)
+		close(stop)
+		cancel()
+		if err != nil {
+			s.logger.Warn("live: unable to resume from the ledger", "error", err)
+			_ = out.write(resyncFrame)
+			_ = out.flush()
+			return
+		}
+		f.gap = nil
 	}
 	err := f.send(sub.Backlog)
 	sub.Backlog = nil

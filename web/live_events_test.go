@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/pgtest"
 )
@@ -39,7 +40,16 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 	t.Helper()
 	hub := live.NewHub(hubCfg)
 	alerts := live.NewAlerts(db.Pool)
-	c := live.NewConsumer(live.ConsumerConfig{ConnString: db.ConnString, Slot: slot,
+	// As serve runs it: with the witness ledger, its back-fill and the
+	// resume from it.
+	store := eventstore.New(db.Pool)
+	ledgerStore := ledger.NewStore(db.Pool)
+	witness := ledger.NewWriter(ledger.WriterConfig{}, ledgerStore)
+	if err := witness.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c := live.NewConsumer(live.ConsumerConfig{ConnString: db.ConnString, Slot: slot, Ledger: witness,
+		Backfill:       ledger.NewBackfill(store, ledgerStore, witness),
 		StatusInterval: 50 * time.Millisecond, MinBackoff: 20 * time.Millisecond}, db.Pool, hub, alerts)
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
@@ -49,7 +59,7 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 		t.Fatal(err)
 	}
 	t.Cleanup(banners.Stop)
-	srv := New(testConfig, Deps{Pool: db.Pool, Store: eventstore.New(db.Pool), LiveHub: hub, LiveConsumer: c,
+	srv := New(testConfig, Deps{Pool: db.Pool, Store: store, LiveHub: hub, LiveConsumer: c, LiveResume: live.NewResume(hub, ledgerStore, witness, store), Ledger: ledgerStore,
 		LiveAlerts: alerts, Banners: banners, LiveHeartbeat: time.Hour})
 	hs := httptest.NewServer(srv.Handler())
 	stopped := false
@@ -61,6 +71,7 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 		hub.Close() // ends the SSE handlers, as serve does on shutdown
 		hs.Close()
 		c.Stop()
+		witness.Stop()
 	}
 	t.Cleanup(stop)
 	return &liveStack{banners: banners, hub: hub, consumer: c, server: srv, http: hs}, stop
@@ -303,12 +314,24 @@ func TestLiveEventsResumeAndResync(t *testing.T) {
 	if a, b := r.nextEvent(t), r.nextEvent(t); a.ID != ids[3] || b.ID != ids[4] {
 		t.Fatalf("resumed with %s, %s; want %s, %s", a.ID, b.ID, ids[3], ids[4])
 	}
-	// Out of the window: resync, then the server closes.
-	old := openSSE(t, st.http.URL+"/live/events", ids[0])
-	if m := old.next(t); m.Event != "resync" {
-		t.Fatalf("old cursor got %+v, want resync", m)
+	// Out of the window: the ledger and the table fill the gap, then the
+	// window, then live.
+	old := openSSE(t, st.http.URL+"/live/events?format=json", ids[0])
+	for i := 1; i < len(ids); i++ {
+		if m := old.nextEvent(t); m.ID != ids[i] {
+			t.Fatalf("old cursor: #%d is %s, want %s", i, m.ID, ids[i])
+		}
 	}
-	if _, ok := <-old.msgs; ok {
+	sqlInsert(t, db, "w", 6)
+	if m, n := old.nextEvent(t), c.nextEvent(t); m.ID != n.ID {
+		t.Fatalf("old cursor then live got %s, want %s", m.ID, n.ID)
+	}
+	// A cursor the ledger never had: resync, then the server closes.
+	unknown := openSSE(t, st.http.URL+"/live/events", "0000000000000001-0")
+	if m := unknown.next(t); m.Event != "resync" {
+		t.Fatalf("unknown cursor got %+v, want resync", m)
+	}
+	if _, ok := <-unknown.msgs; ok {
 		t.Fatal("stream not closed after resync")
 	}
 }

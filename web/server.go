@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/timetravel"
@@ -65,10 +66,13 @@ type Deps struct {
 	TimeTravel *timetravel.Service
 
 	// Live.
-	LiveHub       *live.Hub      // nil: /live/events answers 503
-	LiveConsumer  *live.Consumer // metrics for the /live header; may be nil
-	LiveAlerts    *live.Alerts   // tamper alerts; may be nil
-	LiveHeartbeat time.Duration  // SSE heartbeat comment interval (default 15 s)
+	LiveHub      *live.Hub      // nil: /live/events answers 503
+	LiveConsumer *live.Consumer // metrics for the /live header; may be nil
+	LiveResume   *live.Resume   // resumes cursors older than the hub's window from the ledger; may be nil
+	// Ledger is the witness ledger, for /streams/{id}/verify (nil: 503).
+	Ledger        *ledger.Store
+	LiveAlerts    *live.Alerts  // tamper alerts; may be nil
+	LiveHeartbeat time.Duration // SSE heartbeat comment interval (default 15 s)
 	// LiveWriteStall drops an SSE client whose socket accepts nothing for
 	// this long (default 30 s); the per-client queue catches slow readers
 	// earlier, this catches dead ones.

@@ -76,7 +76,7 @@ func (s *Server) showTimeline(c echo.Context) error {
 		return err
 	}
 
-	r := timelineResult{info: info, version: version, at: at, hasAt: hasAt, limit: limit}
+	r := timelineResult{info: info, version: version, at: at, hasAt: hasAt, limit: limit, verify: s.deps.Ledger != nil}
 	q := eventstore.StreamQuery{StreamID: id, Limit: limit}
 	switch {
 	case version > 0:
@@ -137,6 +137,7 @@ type timelineResult struct {
 	highlight int // the version jumped to, 0 for none
 	notice    string
 	bytesCut  bool // fewer events than limit: they reached maxPageEventBytes
+	verify    bool // the ledger can verify the stream
 }
 
 // bounds are the first and last versions of the page (0, 0 when empty).
@@ -170,6 +171,9 @@ func (r timelineResult) toView(chrome views.Chrome) templ.Component {
 		DiffURL:    streamPath(id, "/diff") + "?from=v:1&to=v:" + views.Itoa(info.Version),
 		LiveURL:    "/live/events?stream_id=" + url.QueryEscape(id),
 		Highlight:  r.highlight, Notice: r.notice, Rows: stepRows(r.steps, false, newPageBudget(maxPreview)),
+	}
+	if r.verify {
+		vm.VerifyURL = streamPath(id, "/verify")
 	}
 	if r.version > 0 {
 		vm.JumpVersion = views.Itoa(r.version)

@@ -165,6 +165,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 				}
 				stops = append(stops, warmer.Stop)
 			}
+			deps.LiveResume = live.NewResume(hub, ledger.NewStore(db.Pool), witness, store)
+			deps.Ledger = ledger.NewStore(db.Pool)
 		}
 		deps.LiveAlerts = alerts
 		banners = append(banners, web.AlertBanners(alerts))

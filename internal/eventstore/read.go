@@ -218,6 +218,13 @@ func (s *Store) Event(ctx context.Context, position int64) (Event, error) {
 	return e, nil
 }
 
+// EventsAt reads the events at the given positions, in position order;
+// positions no row has are left out. A primary key probe per position: the
+// live feed's resume reads a ledger page's events with it.
+func (s *Store) EventsAt(ctx context.Context, positions []int64) ([]Event, error) {
+	return s.queryEvents(ctx, "events by position", s.sc.expand(`SELECT {*} FROM {events} WHERE {position} = ANY($1) ORDER BY {position}`), []any{positions})
+}
+
 // EventByID reads one event by its event_id.
 func (s *Store) EventByID(ctx context.Context, eventID string) (Event, error) {
 	var e Event

@@ -163,3 +163,12 @@ func (s *Store) LastPosition(ctx context.Context) (int64, error) {
 	}
 	return last, nil
 }
+
+// Entry returns the entry committed at lsn, or nil when there is none.
+func (s *Store) Entry(ctx context.Context, lsn uint64) (*Entry, error) {
+	entries, err := s.Entries(ctx, lsn-1, 1)
+	if err != nil || len(entries) == 0 || entries[0].CommitLSN != lsn {
+		return nil, err
+	}
+	return &entries[0], nil
+}

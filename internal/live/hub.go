@@ -251,15 +251,7 @@ func (h *Hub) PublishTxPart(commitLSN uint64, first int, events []eventstore.Eve
 		if !h.last.Less(c) || !h.floor.Less(c) {
 			continue
 		}
-		ev := events[i]
-		m := &Message{Kind: KindEvent, Cursor: c, Event: &ev, At: now}
-		if n := len(ev.Payload) + len(ev.Metadata); n > h.cfg.LargeEvent {
-			// The data stays in the database, one click away; the copy
-			// the consumer decoded is released with its transaction.
-			ev.Payload, ev.Metadata = nil, nil
-			m.Large, m.PayloadBytes = true, n
-		}
-		m.size = messageSize(&ev)
+		m := h.newMessage(c, events[i], now)
 		h.last = c
 		if h.n == len(h.ring) {
 			h.evictLocked()
@@ -293,6 +285,20 @@ func (h *Hub) PublishTxPart(commitLSN uint64, first int, events []eventstore.Eve
 		}
 	}
 	return added
+}
+
+// newMessage wraps an event for subscribers, without its data when it is
+// large.
+func (h *Hub) newMessage(c Cursor, ev eventstore.Event, now time.Time) *Message {
+	m := &Message{Kind: KindEvent, Cursor: c, Event: &ev, At: now}
+	if n := len(ev.Payload) + len(ev.Metadata); n > h.cfg.LargeEvent {
+		// The data stays in the database, one click away; the copy the
+		// consumer decoded is released with its transaction.
+		ev.Payload, ev.Metadata = nil, nil
+		m.Large, m.PayloadBytes = true, n
+	}
+	m.size = messageSize(&ev)
+	return m
 }
 
 // Broadcast sends an alert, lag or status message to every subscriber, whatever its
@@ -494,6 +500,30 @@ func (h *Hub) Subscribe(f Filter, after *Cursor) (*Subscription, error) {
 	}
 	h.subs[s] = struct{}{}
 	return s, nil
+}
+
+// SubscribeAtFloor is Subscribe for a cursor the window no longer reaches
+// (Subscribe returned ErrResync): the subscription starts after the
+// window's floor instead, and the floor is returned, so that the caller
+// fills the events after the cursor up to it from elsewhere (the ledger).
+func (h *Hub) SubscribeAtFloor(f Filter) (*Subscription, Cursor, error) {
+	h.mu.Lock()
+	floor := h.floor
+	h.mu.Unlock()
+	// The floor only moves forward; a subscription at an older floor
+	// would fail, so take it again until it holds.
+	for {
+		s, err := h.Subscribe(f, &floor)
+		if err == nil {
+			return s, floor, nil
+		}
+		if !errors.Is(err, ErrResync) {
+			return nil, Cursor{}, err
+		}
+		h.mu.Lock()
+		floor = h.floor
+		h.mu.Unlock()
+	}
 }
 
 // Recent returns up to n of the newest matching events of the window,

@@ -374,9 +374,13 @@ func TestBackfillHandsOverWithoutGapOrOverlap(t *testing.T) {
 		c.Stop()
 		_, _ = db.Pool.Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
 	})
-	pgtest.WaitFor(t, "the back-fill and some live entries", 30*time.Second, func(context.Context) (bool, error) {
-		st := c.Stats()
-		return st.Backfill != nil && st.Backfill.Done && st.Ledger.Entries > st.Backfill.Events/3+20, nil
+	pgtest.WaitFor(t, "the back-fill and some live entries", 30*time.Second, func(ctx context.Context) (bool, error) {
+		if st := c.Stats(); st.Backfill == nil || !st.Backfill.Done {
+			return false, nil
+		}
+		var live int
+		err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM auditd.ledger WHERE NOT backfilled`).Scan(&live)
+		return live >= 5, err
 	})
 	stopWriting()
 	if err := <-writing; err != nil {
@@ -433,5 +437,72 @@ func TestBackfillHandsOverWithoutGapOrOverlap(t *testing.T) {
 	}
 	if n != len(seen) {
 		t.Fatalf("the table has %d events, the ledger %d", n, len(seen))
+	}
+}
+
+// TestResumeFromTheLedger resumes a cursor 20,000 events old, far past the
+// hub's window: every event after it arrives once, in commit order, then
+// the live feed continues.
+func TestResumeFromTheLedger(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	ctx := t.Context()
+	hub := NewHub(HubConfig{Window: 1000})
+	w := startLedger(t, db.Pool)
+	startWitness(t, db, testSlot(), hub, w, 50*time.Millisecond)
+	events := eventstore.New(db.Pool)
+	resume := NewResume(hub, ledger.NewStore(db.Pool), w, events)
+	sub, _ := hub.Subscribe(Filter{}, nil)
+	first := insertEvent(t, db.Pool, "w", 1, "Opened")
+	cursor := nextEvent(t, sub).Cursor
+	sub.Close()
+	// 20,000 more, in transactions of 1 to 50 events.
+	const total = 20000
+	for n, v := 0, 2; n < total; {
+		k := min(1+n%50, total-n)
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO events (stream_id, stream_type, version, event_type, payload)
+			SELECT 'w', 'wallet', v, 'Deposited', jsonb_build_object('v', v) FROM generate_series($1::int, $2::int) v`, v, v+k-1); err != nil {
+			t.Fatal(err)
+		}
+		n, v = n+k, v+k
+	}
+	pgtest.WaitFor(t, "the ledger to hold the 20,000 events", 60*time.Second, func(ctx context.Context) (bool, error) {
+		n, err := ledger.NewStore(db.Pool).LastPosition(ctx)
+		return n >= first+total, err
+	})
+	last := hub.Stats().Last
+	if _, err := hub.Subscribe(Filter{}, &cursor); err != ErrResync {
+		t.Fatalf("the window still reaches the cursor: %v", err)
+	}
+	rs, gap, err := resume.Subscribe(ctx, Filter{}, cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var got []*Message
+	if err := gap.Fill(ctx, func(m []*Message) error { got = append(got, m...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, rs.Backlog...)
+	after := insertEvent(t, db.Pool, "w", total+2, "Closed")
+	got = append(got, nextEvent(t, rs))
+	if len(got) != total+1 {
+		t.Fatalf("resumed %d events, want %d", len(got), total+1)
+	}
+	for i, m := range got {
+		want := first + int64(i) + 1
+		if i == total {
+			want = after
+		}
+		if m.Event.Position != want || (i > 0 && !got[i-1].Cursor.Less(m.Cursor)) {
+			t.Fatalf("resumed #%d: position %d cursor %s, want position %d in commit order", i, m.Event.Position, m.Cursor, want)
+		}
+	}
+	if got[total-1].Cursor.String() != last {
+		t.Fatalf("the gap and the window end at %s, the feed did at %s", got[total-1].Cursor, last)
+	}
+	// A cursor the ledger never had gets ErrUnknownCursor (then resync).
+	if _, _, err := resume.Subscribe(ctx, Filter{}, Cursor{LSN: 1, Index: 0}); err != ErrUnknownCursor {
+		t.Fatalf("made-up cursor: %v, want ErrUnknownCursor", err)
 	}
 }
