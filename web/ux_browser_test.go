@@ -112,6 +112,7 @@ func (s *uxSite) pages() []uxPage {
 		{"a projection", "/projections/wallet_balances", nil},
 		{"drift", "/projections/wallet_balances/drift", nil},
 		{"not found", "/streams/no-such-stream", []string{`[data-testid=error]`}},
+		{"sign in", "/login", []string{`[data-testid=login]`}},
 	}
 }
 
@@ -327,24 +328,6 @@ func TestThemeToggleInChromium(t *testing.T) {
 	}
 }
 
-// overflow lists the elements that stick out past the right edge of the
-// window (the widest first, at most five), "" when none does and the
-// document does not scroll sideways.
-const overflow = `(function () {
-	if (document.documentElement.scrollWidth <= innerWidth) { return ""; }
-	var out = [];
-	document.querySelectorAll("body *").forEach(function (el) {
-		var r = el.getBoundingClientRect();
-		if (r.right > innerWidth + 0.5 && r.width > 0) {
-			out.push({w: r.right, d: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
-				(el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : "") + " right=" + Math.round(r.right)});
-		}
-	});
-	out.sort(function (a, b) { return b.w - a.w; });
-	return "scrollWidth " + document.documentElement.scrollWidth + " > " + innerWidth + ": " +
-		out.slice(0, 5).map(function (o) { return o.d; }).join(", ");
-})()`
-
 // TestNarrowScreenInChromium opens the main pages 390 px wide (a phone):
 // nothing runs off the right edge, and every navigation link is on screen.
 func TestNarrowScreenInChromium(t *testing.T) {
@@ -356,7 +339,7 @@ func TestNarrowScreenInChromium(t *testing.T) {
 	}
 	for _, p := range site.pages() {
 		site.open(t, ctx, p)
-		if got := evalString(t, ctx, overflow); got != "" {
+		if got := browsertest.Overflow(t, ctx); got != "" {
 			t.Errorf("%s (%s) at 390 px: %s", p.name, p.path, got)
 		}
 		off := evalString(t, ctx, `Array.from(document.querySelectorAll('[data-testid=nav] a, .topbar-tools button, .quick-search input')).filter(function (a) {
