@@ -161,6 +161,21 @@ func TestAccessibilityInChromium(t *testing.T) {
 				t.Errorf("%s (%s), %s theme: %s", p.name, p.path, theme, v)
 			}
 		}
+		// A drift "check all" job, started from the drift page's button,
+		// once it has finished (drifted streams listed).
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := chromedp.Do(jctx,
+			chromedp.Navigate(site.url+"/projections/wallet_balances/drift"),
+			chromedp.Click(chromedp.CSS(`[data-testid=check-all]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=drift-job][data-finished=true]`)),
+		)
+		cancel()
+		if err != nil {
+			t.Fatalf("drift job page: %v", err)
+		}
+		for _, v := range browsertest.Axe(t, ctx) {
+			t.Errorf("drift job page, %s theme: %s", theme, v)
+		}
 	}
 	// The shortcuts dialog, open.
 	site.open(t, ctx, site.pages()[0])
