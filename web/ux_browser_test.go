@@ -290,6 +290,19 @@ func TestKeyboardShortcutsInChromium(t *testing.T) {
 	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "false" {
 		t.Errorf("Esc left the shortcuts open")
 	}
+	// The header's ? button opens it too, and its Close button closes it.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=shortcuts-button]`))); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "true" {
+		t.Errorf("the ? button left the shortcuts closed")
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=shortcuts-close]`))); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "false" {
+		t.Errorf("Close left the shortcuts open")
+	}
 }
 
 // TestThemeToggleInChromium: the theme follows prefers-color-scheme; the
