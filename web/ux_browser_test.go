@@ -24,6 +24,7 @@ import (
 type uxSite struct {
 	url   string
 	event int64 // position of an event with a correlation chain
+	large int64 // position of an event too large to show whole
 }
 
 // uxConfig folds wallets and checks the wallet_balances read model.
@@ -72,6 +73,8 @@ func uxSetup(t *testing.T) *uxSite {
 	evs := b.append("wallet-1", "Wallet", opened...)
 	b.append("wallet-2", "Wallet", ev("WalletOpened", `{"owner":"bob"}`, `{"actor":"bob"}`))
 	b.append("order-1", "Order", ev("OrderPlaced", `{"total":"12.50"}`, `{"actor":"bob"}`))
+	// A payload past the event page's preview: shown cut, with its note.
+	large := b.append("order-1", "Order", ev("OrderNoted", `{"note":"`+strings.Repeat("lorem ipsum ", 30000)+`"}`, `{"actor":"bob"}`))
 	// A read model behind and wrong (drift), a failing and a stalled
 	// projection, a tamper alert: the badges and banners they bring.
 	b.exec(`INSERT INTO wallet_balances VALUES ('wallet-1', 1), ('wallet-2', 0)`)
@@ -85,7 +88,7 @@ func uxSetup(t *testing.T) *uxSite {
 	b.server.deps.Banners.Refresh(ctx)
 	hs := httptest.NewServer(b.server.Handler())
 	t.Cleanup(hs.Close)
-	return &uxSite{url: hs.URL, event: evs[5].Position}
+	return &uxSite{url: hs.URL, event: evs[5].Position, large: large[0].Position}
 }
 
 // uxPage is a page to check, and what to wait for before checking it:
@@ -106,6 +109,7 @@ func (s *uxSite) pages() []uxPage {
 		{"diff", "/streams/wallet-1/diff?from=v:2&to=v:61", []string{`[data-testid=diff-new]`}},
 		{"events log", "/events", []string{`[data-testid=event-row]`, `[data-testid=pager]`}},
 		{"event page", fmt.Sprintf("/events/%d", s.event), []string{`[data-testid=event-position]`}},
+		{"large event page", fmt.Sprintf("/events/%d", s.large), []string{`[data-testid=truncated]`}},
 		{"live", "/live", nil},
 		{"alerts", "/alerts", nil},
 		{"projections", "/projections", []string{`[data-testid=projection-panel]`}},
