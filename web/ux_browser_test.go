@@ -115,7 +115,9 @@ func (s *uxSite) pages() []uxPage {
 		{"projections", "/projections", []string{`[data-testid=projection-panel]`}},
 		{"a projection", "/projections/wallet_balances", nil},
 		{"drift", "/projections/wallet_balances/drift", nil},
+		{"streams search, nothing found", "/streams?q=no-such", []string{`[data-testid=empty]`}},
 		{"not found", "/streams/no-such-stream", []string{`[data-testid=error]`}},
+		{"bad request", "/events?from=yesterday", []string{`[data-testid=error]`}},
 		{"sign in", "/login", []string{`[data-testid=login]`}},
 	}
 }
