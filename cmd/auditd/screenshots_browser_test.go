@@ -30,7 +30,10 @@ var writeScreenshots = flag.Bool("screenshots", false, "write the pages' screens
 func TestDemoScreenshotsInChromium(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	base, line := startCommandOutput(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "2")
+	// Slots are per cluster, not per database: a slot of its own keeps this
+	// demo's live feed apart from the other demo tests' on the same cluster.
+	base, line := startCommandOutput(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "2",
+		"--slot", "auditd_screenshots")
 	ctx := browsertest.New(t, 4*time.Minute)
 	// Sign in through the form as the admin, who sees every page.
 	cred := strings.Fields(line("demo: sign in as admin "))
