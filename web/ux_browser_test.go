@@ -24,6 +24,7 @@ import (
 type uxSite struct {
 	url   string
 	event int64 // position of an event with a correlation chain
+	large int64 // position of an event too large to show whole
 }
 
 // uxConfig folds wallets and checks the wallet_balances read model.
@@ -72,6 +73,8 @@ func uxSetup(t *testing.T) *uxSite {
 	evs := b.append("wallet-1", "Wallet", opened...)
 	b.append("wallet-2", "Wallet", ev("WalletOpened", `{"owner":"bob"}`, `{"actor":"bob"}`))
 	b.append("order-1", "Order", ev("OrderPlaced", `{"total":"12.50"}`, `{"actor":"bob"}`))
+	// A payload past the event page's preview: shown cut, with its note.
+	large := b.append("order-1", "Order", ev("OrderNoted", `{"note":"`+strings.Repeat("lorem ipsum ", 30000)+`"}`, `{"actor":"bob"}`))
 	// A read model behind and wrong (drift), a failing and a stalled
 	// projection, a tamper alert: the badges and banners they bring.
 	b.exec(`INSERT INTO wallet_balances VALUES ('wallet-1', 1), ('wallet-2', 0)`)
@@ -85,7 +88,7 @@ func uxSetup(t *testing.T) *uxSite {
 	b.server.deps.Banners.Refresh(ctx)
 	hs := httptest.NewServer(b.server.Handler())
 	t.Cleanup(hs.Close)
-	return &uxSite{url: hs.URL, event: evs[5].Position}
+	return &uxSite{url: hs.URL, event: evs[5].Position, large: large[0].Position}
 }
 
 // uxPage is a page to check, and what to wait for before checking it:
@@ -106,13 +109,16 @@ func (s *uxSite) pages() []uxPage {
 		{"diff", "/streams/wallet-1/diff?from=v:2&to=v:61", []string{`[data-testid=diff-new]`}},
 		{"events log", "/events", []string{`[data-testid=event-row]`, `[data-testid=pager]`}},
 		{"event page", fmt.Sprintf("/events/%d", s.event), []string{`[data-testid=event-position]`}},
+		{"large event page", fmt.Sprintf("/events/%d", s.large), []string{`[data-testid=truncated]`}},
 		{"live", "/live", nil},
 		{"alerts", "/alerts", nil},
 		{"projections", "/projections", []string{`[data-testid=projection-panel]`}},
 		{"a projection", "/projections/wallet_balances", nil},
 		{"drift", "/projections/wallet_balances/drift", nil},
+		{"streams search, nothing found", "/streams?q=no-such", []string{`[data-testid=empty]`}},
 		{"not found", "/streams/no-such-stream", []string{`[data-testid=error]`}},
-		{"sign-in", "/login", []string{`[data-testid=login]`}},
+		{"bad request", "/events?from=yesterday", []string{`[data-testid=error]`}},
+		{"sign in", "/login", []string{`[data-testid=login]`}},
 	}
 }
 
@@ -160,6 +166,21 @@ func TestAccessibilityInChromium(t *testing.T) {
 			for _, v := range browsertest.Axe(t, ctx) {
 				t.Errorf("%s (%s), %s theme: %s", p.name, p.path, theme, v)
 			}
+		}
+		// A drift "check all" job, started from the drift page's button,
+		// once it has finished (drifted streams listed).
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := chromedp.Do(jctx,
+			chromedp.Navigate(site.url+"/projections/wallet_balances/drift"),
+			chromedp.Click(chromedp.CSS(`[data-testid=check-all]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=drift-job][data-finished=true]`)),
+		)
+		cancel()
+		if err != nil {
+			t.Fatalf("drift job page: %v", err)
+		}
+		for _, v := range browsertest.Axe(t, ctx) {
+			t.Errorf("drift job page, %s theme: %s", theme, v)
 		}
 	}
 	// The shortcuts dialog, open.
@@ -275,6 +296,19 @@ func TestKeyboardShortcutsInChromium(t *testing.T) {
 	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "false" {
 		t.Errorf("Esc left the shortcuts open")
 	}
+	// The header's ? button opens it too, and its Close button closes it.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=shortcuts-button]`))); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "true" {
+		t.Errorf("the ? button left the shortcuts closed")
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=shortcuts-close]`))); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(t, ctx, `String(document.getElementById('shortcuts').open)`); got != "false" {
+		t.Errorf("Close left the shortcuts open")
+	}
 }
 
 // TestThemeToggleInChromium: the theme follows prefers-color-scheme; the
@@ -328,24 +362,6 @@ func TestThemeToggleInChromium(t *testing.T) {
 	}
 }
 
-// overflow lists the elements that stick out past the right edge of the
-// window (the widest first, at most five), "" when none does and the
-// document does not scroll sideways.
-const overflow = `(function () {
-	if (document.documentElement.scrollWidth <= innerWidth) { return ""; }
-	var out = [];
-	document.querySelectorAll("body *").forEach(function (el) {
-		var r = el.getBoundingClientRect();
-		if (r.right > innerWidth + 0.5 && r.width > 0) {
-			out.push({w: r.right, d: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
-				(el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : "") + " right=" + Math.round(r.right)});
-		}
-	});
-	out.sort(function (a, b) { return b.w - a.w; });
-	return "scrollWidth " + document.documentElement.scrollWidth + " > " + innerWidth + ": " +
-		out.slice(0, 5).map(function (o) { return o.d; }).join(", ");
-})()`
-
 // TestNarrowScreenInChromium opens the main pages 390 px wide (a phone):
 // nothing runs off the right edge, and every navigation link is on screen.
 func TestNarrowScreenInChromium(t *testing.T) {
@@ -357,7 +373,7 @@ func TestNarrowScreenInChromium(t *testing.T) {
 	}
 	for _, p := range site.pages() {
 		site.open(t, ctx, p)
-		if got := evalString(t, ctx, overflow); got != "" {
+		if got := browsertest.Overflow(t, ctx); got != "" {
 			t.Errorf("%s (%s) at 390 px: %s", p.name, p.path, got)
 		}
 		off := evalString(t, ctx, `Array.from(document.querySelectorAll('[data-testid=nav] a, .topbar-tools button, .quick-search input')).filter(function (a) {

@@ -30,21 +30,21 @@ var writeScreenshots = flag.Bool("screenshots", false, "write the pages' screens
 func TestDemoScreenshotsInChromium(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	// Its own replication slot: slots are the cluster's, and the other
-	// demo test's consumer holds "auditd".
-	base, line := startCommandOutput(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "2", "--slot", "auditd_screenshots")
+	// Slots are per cluster, not per database: a slot of its own keeps this
+	// demo's live feed apart from the other demo tests' on the same cluster.
+	base, line := startCommandOutput(t, "demo", "--database-url", db.ConnString, "--listen", "127.0.0.1:0", "--events", "3000", "--rate", "2",
+		"--slot", "auditd_screenshots")
 	ctx := browsertest.New(t, 4*time.Minute)
-	// Sign-in is on: sign in as the demo's engineer (every page shown here
-	// is an engineer's), through the login form as a user would.
-	f := strings.Fields(line("demo: sign in as engineer "))
+	// Sign in through the form as the admin, who sees every page.
+	cred := strings.Fields(line("demo: sign in as admin "))
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"login"),
-		chromedp.SendKeys(`form.login-form input[name=username]`, f[4]),
-		chromedp.SendKeys(`form.login-form input[name=password]`, f[6]),
-		chromedp.Click(`form.login-form button[type=submit]`),
-		chromedp.WaitVisible(`[data-testid=newest-events]`),
+		chromedp.SetValue(chromedp.CSS(`input[name=username]`), cred[4]),
+		chromedp.SetValue(chromedp.CSS(`input[name=password]`), cred[6]),
+		chromedp.Submit(chromedp.CSS(`form.login-form`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=signed-in]`)),
 	); err != nil {
-		t.Fatalf("sign in as the demo engineer: %v", err)
+		t.Fatalf("sign in as %s: %v", cred[4], err)
 	}
 	wallet := "streams/" + demo.DisputeWalletID
 	shots := []struct {
@@ -58,6 +58,7 @@ func TestDemoScreenshotsInChromium(t *testing.T) {
 		{"projections", "projections", `[data-testid=projection-panel]`, 1280, 860},
 		{"live", "live", `#live-status[data-state=open]`, 1280, 860},
 		{"timeline-390", wallet, `[data-testid=event-row]`, 390, 844},
+		{"overview-390", "", `[data-testid=newest-events]`, 390, 844},
 	}
 	bg := map[string]string{"light": "rgb(246, 247, 249)", "dark": "rgb(15, 19, 26)"}
 	for _, theme := range []string{"light", "dark"} {
@@ -85,6 +86,9 @@ func TestDemoScreenshotsInChromium(t *testing.T) {
 			}
 			for _, v := range browsertest.Axe(t, ctx) {
 				t.Errorf("%s (%s theme): %s", s.name, theme, v)
+			}
+			if got := browsertest.Overflow(t, ctx); got != "" {
+				t.Errorf("%s (%s theme, %d px): %s", s.name, theme, s.width, got)
 			}
 			shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 			if err != nil {
