@@ -30,6 +30,7 @@ FUZZ_TARGETS := \
 	./internal/live:FuzzParseCursor \
 	./internal/timetravel:FuzzParsePointer \
 	./internal/timetravel:FuzzParseConfig \
+	./internal/eventstore:FuzzParseMapping \
 	./internal/timetravel:FuzzDecimal \
 	./internal/projections:FuzzParseDrift \
 	./web:FuzzParseTime \

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/projections"
 )
@@ -90,24 +91,36 @@ func (m *metrics) observe(next echo.HandlerFunc) echo.HandlerFunc {
 
 // showMetrics is GET /metrics, in the Prometheus text format.
 func (s *Server) showMetrics(c echo.Context) error {
-	if !metricsAllowed(c) {
-		return echo.NewHTTPError(http.StatusForbidden, "/metrics answers only clients on this host")
+	if err := s.metricsAllowed(c); err != nil {
+		return err
 	}
 	s.metrics.handler.ServeHTTP(c.Response(), c.Request())
 	return nil
 }
 
-// metricsAllowed reports whether the client may read /metrics: without a
-// session, only from loopback. It reads the socket's peer, never
-// X-Forwarded-For, which any client can set. (A reverse proxy on the same
-// host makes every client loopback: do not route /metrics through it.)
-func metricsAllowed(c echo.Context) bool {
-	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
-	if err != nil {
-		return false
+// metricsAllowed reports whether the client may read /metrics: from
+// loopback without credentials (a scraper on the host), from anywhere else
+// only with a session or API token of an engineer or above, the role that
+// sees projections and the live page those figures describe. Loopback is
+// the socket's peer, never X-Forwarded-For, which any client can set. (A
+// reverse proxy on the same host makes every client loopback: do not route
+// /metrics through it.)
+func (s *Server) metricsAllowed(c echo.Context) error {
+	if host, _, err := net.SplitHostPort(c.Request().RemoteAddr); err == nil {
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+			return nil
+		}
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	var id access.Identity
+	if _, err := c.Cookie(sessionCookie); err == nil || c.Request().Header.Get(echo.HeaderAuthorization) != "" {
+		if id, err = s.identify(c, id); err != nil {
+			return err // a bad token: 401
+		}
+	}
+	if !id.SignedIn() || !id.User.Role.Reaches(access.Engineer) {
+		return echo.NewHTTPError(http.StatusForbidden, "/metrics answers clients on this host, or a session or API token of the engineer role or higher")
+	}
+	return nil
 }
 
 // statsCollector reports figures of a service's stats, read once per scrape

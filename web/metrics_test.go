@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/pgtest"
@@ -222,6 +223,58 @@ func TestMetricsOnlyFromLoopback(t *testing.T) {
 			fams, err := p.TextToMetricFamilies(rec.Body)
 			if err != nil || fams["auditd_build_info"] == nil || fams["go_goroutines"] == nil {
 				t.Errorf("from %s: families %v, %v", c.remote, len(fams), err)
+			}
+		}
+	}
+}
+
+// TestMetricsFromAnotherHostNeedAnEngineer: off loopback, /metrics answers a
+// session or API token of the engineer role or higher, refuses support
+// (403) and a revoked token (401), whatever X-Forwarded-For claims.
+func TestMetricsFromAnotherHostNeedAnEngineer(t *testing.T) {
+	t.Parallel()
+	ab := authSetup(t, authConfig, access.Options{})
+	token := func(name string) string {
+		_, secret, err := ab.access.CreateToken(t.Context(), name, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	revokedTok, revoked, err := ab.access.CreateToken(t.Context(), "admin", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ab.access.RevokeToken(t.Context(), revokedTok.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, bearer string
+		want         int
+	}{
+		{"no credentials", "", http.StatusForbidden},
+		{"support token", token("support"), http.StatusForbidden},
+		{"engineer token", token("engineer"), http.StatusOK},
+		{"admin token", token("admin"), http.StatusOK},
+		{"revoked admin token", revoked, http.StatusUnauthorized},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.RemoteAddr = "192.0.2.7:5000"
+		req.Header.Set("X-Forwarded-For", "127.0.0.1")
+		if c.bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+c.bearer)
+		}
+		rec := httptest.NewRecorder()
+		ab.server.Handler().ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("%s from 192.0.2.7: %d, want %d; %.200s", c.name, rec.Code, c.want, rec.Body.String())
+			continue
+		}
+		if c.want == http.StatusOK {
+			parser := expfmt.NewTextParser(model.UTF8Validation)
+			fams, err := parser.TextToMetricFamilies(rec.Body)
+			if err != nil || fams["auditd_build_info"] == nil {
+				t.Errorf("%s: families %d, %v", c.name, len(fams), err)
 			}
 		}
 	}
