@@ -26,12 +26,15 @@ type CausedEvent struct {
 // other applications, and a cast of a malformed value would fail the query.
 const uuidPattern = `'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'`
 
-// causeOf is the SQL expression of an events row's causation_id as a uuid,
-// NULL when absent or malformed. CASE evaluates the cast only when the
-// pattern matched.
+// causeOf is the SQL expression of an events row's causation_id in the
+// event id's own type, NULL when absent or malformed. CASE evaluates the
+// cast only when the pattern matched.
 func (sc *schema) causeOf(alias string) string {
 	m := sc.metaText(alias, MetaCausationID)
-	return `CASE WHEN ` + m + ` ~ ` + uuidPattern + ` THEN (` + m + `)::uuid END`
+	if sc.idPattern == "" {
+		return m
+	}
+	return `CASE WHEN ` + m + ` ~ ` + sc.idPattern + ` THEN (` + m + `)` + sc.casts["event_id"] + ` END`
 }
 
 // Causes walks ev's causation chain upwards: its cause, the cause's cause,
@@ -44,7 +47,7 @@ func (s *Store) Causes(ctx context.Context, ev *Event, maxDepth int) ([]CausedEv
 		maxDepth = MaxCausationDepth
 	}
 	cause := ev.CausationID()
-	if !IsEventID(cause) {
+	if cause == "" || !s.sc.accept("event_id", cause) {
 		return []CausedEvent{}, nil
 	}
 	rows, err := s.db.Query(ctx, s.sc.expand(`

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,13 +35,26 @@ type Source struct {
 	Columns map[string]string
 	// StreamType is a constant stream type, used when Columns has no
 	// "stream_type"; SplitStreamType, when set, takes it from the stream
-	// id's part before the first SplitStreamType instead.
+	// id's part before the first SplitStreamType instead, and
+	// JoinStreamType from a column of another table.
 	StreamType      string
 	SplitStreamType string
+	JoinStreamType  *StreamTypeJoin
 	TimeZone        string            // how timestamps without time zone are read; default UTC
 	MetadataKeys    map[string]string // logical metadata key -> key in the metadata object
-	Where           map[string]any    // column -> value the rows auditd reads have
-	ExcludeStreams  ExcludeStreams
+	// Where holds equality filters: column -> the value (string, number,
+	// boolean, or nil for NULL) the rows auditd reads have.
+	Where          map[string]any
+	ExcludeStreams ExcludeStreams
+}
+
+// StreamTypeJoin takes a stream's type from another table:
+// {"join": {"table": "streams", "on": {"stream_id": "id"}, "column": "type"}}
+// reads streams.type where streams.id is the event's stream id.
+type StreamTypeJoin struct {
+	Table  string            `json:"table"`
+	On     map[string]string `json:"on"`
+	Column string            `json:"column"`
 }
 
 // ExcludeStreams drops housekeeping streams by id.
@@ -67,6 +81,9 @@ var MappedColumns = []string{
 
 // requiredColumns cannot be null in this version of the mapping.
 var requiredColumns = []string{"position", "stream_id", "event_type", "payload", "recorded_at"}
+
+// streamTypeForms is what source.stream_type may be, for error messages.
+const streamTypeForms = `a constant string, {"split": "-"} or {"join": {"table": "…", "on": {"stream_id": "id"}, "column": "type"}}`
 
 var checkpointColumns = []string{"name", "position", "updated_at", "last_error"}
 
@@ -128,10 +145,12 @@ func object(key string, raw json.RawMessage, allowed []string) (map[string]json.
 	return obj, nil
 }
 
-// text decodes a JSON string that must not be empty.
+// text decodes a JSON string that must not be empty. No string of the
+// configuration may hold a NUL: PostgreSQL text cannot, and the statement
+// templates use it as a marker.
 func text(key string, raw json.RawMessage) (string, error) {
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil || strings.TrimSpace(s) == "" {
+	if err := json.Unmarshal(raw, &s); err != nil || strings.TrimSpace(s) == "" || strings.ContainsRune(s, 0) {
 		return "", mappingErr(key, "must be a non-empty string")
 	}
 	return s, nil
@@ -169,26 +188,14 @@ func parseSource(raw json.RawMessage) (*Source, error) {
 		return nil, err
 	}
 	if raw, ok := obj["stream_type"]; ok && !isNull(raw) {
-		var split struct {
-			Split *string `json:"split"`
-		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		switch {
-		case json.Unmarshal(raw, &src.StreamType) == nil:
-			if strings.TrimSpace(src.StreamType) == "" {
-				return nil, mappingErr("source.stream_type", "must not be empty")
-			}
-		case dec.Decode(&split) == nil && split.Split != nil && *split.Split != "":
-			src.SplitStreamType = *split.Split
-		default:
-			return nil, mappingErr("source.stream_type", `must be a constant string or {"split": "-"}`)
+		if err := parseStreamType(src, raw); err != nil {
+			return nil, err
 		}
 		if src.Columns["stream_type"] != "" {
 			return nil, mappingErr("source.stream_type", "is given twice: columns.stream_type names a column already")
 		}
 	} else if src.Columns["stream_type"] == "" {
-		return nil, mappingErr("source.stream_type", `is required when columns.stream_type is null: a constant string or {"split": "-"}`)
+		return nil, mappingErr("source.stream_type", "is required when columns.stream_type is null: "+streamTypeForms)
 	}
 	if raw, ok := obj["time_zone"]; ok {
 		if src.TimeZone, err = text("source.time_zone", raw); err != nil {
@@ -211,10 +218,17 @@ func parseSource(raw json.RawMessage) (*Source, error) {
 			return nil, mappingErr("source.where", `must be an object of column: value equalities, e.g. {"is_archived": false}`)
 		}
 		for k, v := range src.Where {
-			switch v.(type) {
-			case string, float64, bool:
+			if strings.ContainsRune(k, 0) {
+				return nil, mappingErr("source.where", "a column name holds a NUL")
+			}
+			switch v := v.(type) {
+			case nil, float64, bool:
+			case string:
+				if strings.ContainsRune(v, 0) {
+					return nil, mappingErr("source.where."+k, "must not hold a NUL")
+				}
 			default:
-				return nil, mappingErr("source.where."+k, "must be a string, number or boolean")
+				return nil, mappingErr("source.where."+k, "must be a string, number, boolean or null")
 			}
 		}
 	}
@@ -224,8 +238,51 @@ func parseSource(raw json.RawMessage) (*Source, error) {
 		if err := dec.Decode(&src.ExcludeStreams); err != nil {
 			return nil, mappingErr("source.exclude_streams", `must be {"prefix": [...], "suffix": [...], "contains": [...]} (%v)`, err)
 		}
+		ex := src.ExcludeStreams
+		for _, list := range [][]string{ex.Prefix, ex.Suffix, ex.Contains} {
+			for _, v := range list {
+				if v == "" || strings.ContainsRune(v, 0) {
+					return nil, mappingErr("source.exclude_streams", "an entry is empty or holds a NUL")
+				}
+			}
+		}
 	}
 	return src, nil
+}
+
+// parseStreamType reads source.stream_type: a constant, a split or a join.
+func parseStreamType(src *Source, raw json.RawMessage) error {
+	if json.Unmarshal(raw, &src.StreamType) == nil {
+		if strings.TrimSpace(src.StreamType) == "" || strings.ContainsRune(src.StreamType, 0) {
+			return mappingErr("source.stream_type", "must not be empty")
+		}
+		return nil
+	}
+	var form struct {
+		Split *string         `json:"split"`
+		Join  *StreamTypeJoin `json:"join"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&form); err != nil || (form.Split == nil) == (form.Join == nil) {
+		return mappingErr("source.stream_type", "must be "+streamTypeForms)
+	}
+	if form.Split != nil {
+		if *form.Split == "" || strings.ContainsRune(*form.Split, 0) {
+			return mappingErr("source.stream_type.split", "must be a non-empty separator")
+		}
+		src.SplitStreamType = *form.Split
+		return nil
+	}
+	j := form.Join
+	if j.Table == "" || j.Column == "" || strings.ContainsRune(j.Table+j.Column, 0) {
+		return mappingErr("source.stream_type.join", `needs "table" and "column"`)
+	}
+	if len(j.On) != 1 || j.On["stream_id"] == "" || strings.ContainsRune(j.On["stream_id"], 0) {
+		return mappingErr("source.stream_type.join.on", `must be {"stream_id": "<column of %s holding the stream id>"}`, j.Table)
+	}
+	src.JoinStreamType = j
+	return nil
 }
 
 func parseCheckpoints(raw json.RawMessage) (*CheckpointsMapping, error) {
@@ -267,6 +324,8 @@ func tableAndColumns(section string, obj map[string]json.RawMessage, allowed, re
 type Catalog struct {
 	Table       string            // the source table, schema-qualified and quoted
 	Types       map[string]string // logical column -> column type
+	WhereTypes  map[string]string // column of source.where -> its type
+	JoinTable   string            // the stream_type join's table, quoted ("" when none)
 	Checkpoints string            // the checkpoints table, quoted ("" when none)
 }
 
@@ -274,7 +333,7 @@ type Catalog struct {
 // table or column is an error naming the key, what the table has and the
 // nearest match. It reads the catalog only.
 func (m *Mapping) Validate(ctx context.Context, db DB) (*Catalog, error) {
-	cat := &Catalog{Types: map[string]string{}}
+	cat := &Catalog{Types: map[string]string{}, WhereTypes: map[string]string{}}
 	src := m.Source
 	table, cols, err := tableColumns(ctx, db, "source.table", src.Table)
 	if err != nil {
@@ -293,7 +352,20 @@ func (m *Mapping) Validate(ctx context.Context, db DB) (*Catalog, error) {
 		cat.Types[logical] = typ
 	}
 	for k := range src.Where {
-		if _, err := columnType("source.where."+k, table, k, cols); err != nil {
+		if cat.WhereTypes[k], err = columnType("source.where."+k, table, k, cols); err != nil {
+			return nil, err
+		}
+	}
+	if j := src.JoinStreamType; j != nil {
+		jt, jcols, err := tableColumns(ctx, db, "source.stream_type.join.table", j.Table)
+		if err != nil {
+			return nil, err
+		}
+		cat.JoinTable = jt
+		if _, err := columnType("source.stream_type.join.on.stream_id", jt, j.On["stream_id"], jcols); err != nil {
+			return nil, err
+		}
+		if _, err := columnType("source.stream_type.join.column", jt, j.Column, jcols); err != nil {
 			return nil, err
 		}
 	}
@@ -446,68 +518,190 @@ func NewMapped(pool *pgxpool.Pool, m *Mapping, cat *Catalog) (*Store, error) {
 var ErrReadOnly = errors.New("eventstore: the mapped event table is read-only to auditd")
 
 // columnCast is the cast a parameter compared with a column of type typ
-// takes, and the check that a user's text is a value of it.
-func columnCast(typ string) (string, func(string) bool) {
+// takes, the check that a user's text is a value of it, and the pattern a
+// metadata value must match to be cast to it ("" for text: no cast).
+func columnCast(typ string) (cast string, accept func(string) bool, pattern string) {
 	switch typ {
 	case "uuid":
-		return "::uuid", IsEventID
+		return "::uuid", IsEventID, uuidPattern
 	case "bigint", "integer", "smallint":
-		return "::" + typ, func(s string) bool { _, err := strconv.ParseInt(s, 10, 64); return err == nil }
+		bits := map[string]int{"bigint": 64, "integer": 32, "smallint": 16}[typ]
+		return "::" + typ, func(s string) bool { _, err := strconv.ParseInt(s, 10, bits); return err == nil }, `'^-?[0-9]{1,` + strconv.Itoa(len(strconv.FormatInt(1<<(bits-1)-1, 10))-1) + `}$'`
 	}
-	return "::text", nil
+	return "::text", nil, ""
+}
+
+// tmplIdent is a quoted identifier inside a column template.
+func tmplIdent(name string) string { return strings.ReplaceAll(pgx.Identifier{name}.Sanitize(), "%", "%%") }
+
+// isTextType reports whether typ (format_type's text) is a character type.
+func isTextType(typ string) bool {
+	return typ == "text" || strings.HasPrefix(typ, "character")
+}
+
+// typeErr is the error of a mapped column whose type auditd cannot read.
+func typeErr(src *Source, logical, typ, want string) error {
+	return mappingErr("source.columns."+logical, "column %q is %s: want %s", src.Columns[logical], typ, want)
+}
+
+// checkTypes refuses mapped columns of a type auditd cannot read, naming
+// what it can.
+func checkTypes(src *Source, cat *Catalog) error {
+	isInt := func(t string) bool { return t == "bigint" || t == "integer" || t == "smallint" }
+	isID := func(t string) bool { return t == "uuid" || isTextType(t) || isInt(t) }
+	for logical, want := range map[string]struct {
+		ok   func(string) bool
+		text string
+	}{
+		"position":       {func(t string) bool { return t == "bigint" || t == "integer" }, "bigint or integer"},
+		"event_id":       {isID, "uuid, text, varchar, bigint or integer"},
+		"stream_id":      {isID, "uuid, text, varchar, bigint or integer"},
+		"version":        {isInt, "an integer type"},
+		"schema_version": {func(t string) bool { return isInt(t) || isTextType(t) }, "an integer type, or text holding a number"},
+		"stream_type":    {isTextType, "text or varchar"},
+		"event_type":     {isTextType, "text or varchar"},
+		"payload":        {func(t string) bool { return t == "jsonb" || t == "json" || isTextType(t) }, "jsonb, json, or text holding JSON"},
+		"metadata":       {func(t string) bool { return t == "jsonb" || t == "json" || isTextType(t) }, "jsonb, json, or text holding JSON"},
+		"recorded_at":    {func(t string) bool { return strings.HasPrefix(t, "timestamp") }, "timestamp with or without time zone"},
+	} {
+		if t, ok := cat.Types[logical]; ok && !want.ok(t) {
+			return typeErr(src, logical, t, want.text)
+		}
+	}
+	for _, c := range []string{"correlation_id", "causation_id", "actor"} {
+		if src.Columns[c] != "" {
+			return mappingErr("source.columns."+c, "a column for it is not supported yet: name its key in metadata_keys, or null")
+		}
+	}
+	return nil
+}
+
+// sourceFilter is the condition the rows auditd reads meet: the where
+// equalities and the stream exclusions, with the values as literals of the
+// column's own type (so that an index on the column serves). Values are
+// data: quoted as literals, never spliced as SQL.
+func sourceFilter(src *Source, cat *Catalog) string {
+	var conds []string
+	for _, k := range slices.Sorted(maps.Keys(src.Where)) {
+		col := pgx.Identifier{k}.Sanitize()
+		switch v := src.Where[k].(type) {
+		case nil:
+			conds = append(conds, col+" IS NULL")
+		case bool:
+			conds = append(conds, col+" = "+quoteLiteral(strconv.FormatBool(v))+"::"+cat.WhereTypes[k])
+		case float64:
+			conds = append(conds, col+" = "+quoteLiteral(strconv.FormatFloat(v, 'f', -1, 64))+"::"+cat.WhereTypes[k])
+		case string:
+			conds = append(conds, col+" = "+quoteLiteral(v)+"::"+cat.WhereTypes[k])
+		}
+	}
+	id := pgx.Identifier{src.Columns["stream_id"]}.Sanitize() + "::text"
+	ex := src.ExcludeStreams
+	var drop []string
+	for _, p := range ex.Prefix {
+		drop = append(drop, id+" LIKE "+quoteLiteral(likePrefix(p)))
+	}
+	for _, p := range ex.Suffix {
+		drop = append(drop, id+" LIKE "+quoteLiteral("%"+strings.TrimSuffix(likePrefix(p), "%")))
+	}
+	for _, p := range ex.Contains {
+		drop = append(drop, id+" LIKE "+quoteLiteral("%"+likePrefix(p)))
+	}
+	if len(drop) > 0 {
+		conds = append(conds, "NOT ("+strings.Join(drop, " OR ")+")")
+	}
+	return strings.Join(conds, " AND ")
 }
 
 func mappedSchema(m *Mapping, cat *Catalog) (*schema, error) {
 	src := m.Source
+	if err := checkTypes(src, cat); err != nil {
+		return nil, err
+	}
 	sc := &schema{
 		events:   cat.Table,
+		filter:   sourceFilter(src, cat),
 		columns:  map[string]string{},
 		selectAs: map[string]string{},
 		casts:    map[string]string{},
 		accepts:  map[string]func(string) bool{},
 		metaKeys: map[string]string{},
+		metaType: "jsonb",
 		readOnly: true,
 	}
+	ident := func(logical string) string { return tmplIdent(src.Columns[logical]) }
 	for logical, name := range src.Columns {
 		if slices.Contains(eventColumnNames, logical) {
-			sc.columns[logical] = "%s" + pgx.Identifier{name}.Sanitize()
+			sc.columns[logical] = "%s" + tmplIdent(name)
 		}
 	}
 	if src.Columns["version"] == "" {
 		// No per-stream version (seed 002's revision is the global order):
 		// an event's version is its rank in its stream by position, the
-		// count of the stream's events up to it.
-		id, pos := pgx.Identifier{src.Columns["stream_id"]}.Sanitize(), pgx.Identifier{src.Columns["position"]}.Sanitize()
-		sc.columns["version"] = "(SELECT count(*)::integer FROM " + cat.Table + " auditd_v WHERE auditd_v." + id + " = %t" + id +
-			" AND auditd_v." + pos + " <= %t" + pos + ")"
+		// count of the stream's events up to it (among the rows the
+		// source's filters keep).
+		id, pos := ident("stream_id"), ident("position")
+		sc.columns["version"] = "(SELECT count(*)::integer FROM " + strings.ReplaceAll(sc.from("auditd_v"), "%", "%%") +
+			" WHERE auditd_v." + id + " = %t" + id + " AND auditd_v." + pos + " <= %t" + pos + ")"
 	}
 	if src.Columns["event_id"] == "" {
 		sc.columns["event_id"] = sc.columns["position"]
 		cat.Types["event_id"] = cat.Types["position"]
 	}
 	for _, logical := range []string{"event_id", "stream_id"} {
-		sc.casts[logical], sc.accepts[logical] = columnCast(cat.Types[logical])
+		var pattern string
+		sc.casts[logical], sc.accepts[logical], pattern = columnCast(cat.Types[logical])
+		if logical == "event_id" {
+			sc.idPattern = pattern
+		}
 		if cat.Types[logical] != "text" {
 			// Events and stream infos carry ids as text.
 			sc.selectAs[logical] = "::text"
 		}
 	}
-	sc.textIDs = cat.Types["stream_id"] == "text" || strings.HasPrefix(cat.Types["stream_id"], "character")
+	sc.textIDs = isTextType(cat.Types["stream_id"])
 	if sc.textIDs {
 		sc.collate = ` COLLATE "C"`
 	}
 	switch {
 	case src.Columns["stream_type"] != "":
+		if cat.Types["stream_type"] != "text" {
+			sc.selectAs["stream_type"] = "::text"
+		}
 	case src.SplitStreamType != "":
-		sc.columns["stream_type"] = "split_part(%s" + pgx.Identifier{src.Columns["stream_id"]}.Sanitize() + "::text, " + quoteLiteral(src.SplitStreamType) + ", 1)"
+		sc.columns["stream_type"] = "split_part(%s" + ident("stream_id") + "::text, " + tmplLiteral(src.SplitStreamType) + ", 1)"
+	case src.JoinStreamType != nil:
+		// A correlated probe of the other table per row read: the join's
+		// key is usually that table's primary key.
+		j := src.JoinStreamType
+		sc.columns["stream_type"] = "(SELECT auditd_j." + tmplIdent(j.Column) + "::text FROM " + strings.ReplaceAll(cat.JoinTable, "%", "%%") +
+			" auditd_j WHERE auditd_j." + tmplIdent(j.On["stream_id"]) + " = %s" + ident("stream_id") + ")"
 	default:
-		sc.columns["stream_type"] = quoteLiteral(src.StreamType) + "::text"
+		sc.columns["stream_type"] = tmplLiteral(src.StreamType) + "::text"
 	}
-	if src.Columns["schema_version"] == "" {
+	if isTextType(cat.Types["event_type"]) && cat.Types["event_type"] != "text" {
+		sc.selectAs["event_type"] = "::text"
+	}
+	switch t := cat.Types["schema_version"]; {
+	case t == "":
 		sc.columns["schema_version"] = "1"
+	case isTextType(t):
+		// "2", "v2", "2.0": the first run of digits; 1 when there is none.
+		sc.columns["schema_version"] = "coalesce(substring(%s" + ident("schema_version") + " from '[0-9]{1,9}')::integer, 1)"
+	case t != "integer":
+		sc.selectAs["schema_version"] = "::integer"
+	}
+	if t := cat.Types["version"]; t != "" && t != "integer" {
+		sc.selectAs["version"] = "::integer"
 	}
 	if src.Columns["metadata"] == "" {
 		sc.columns["metadata"] = "'{}'::jsonb"
+	} else if t := cat.Types["metadata"]; t != "jsonb" {
+		sc.metaType = map[bool]string{true: "text", false: "json"}[isTextType(t)]
+		sc.selectAs["metadata"] = "::text"
+	}
+	if t := cat.Types["payload"]; t != "jsonb" {
+		sc.selectAs["payload"] = "::text"
 	}
 	for _, k := range metadataKeyNames {
 		sc.metaKeys[k] = k
@@ -519,54 +713,28 @@ func mappedSchema(m *Mapping, cat *Catalog) (*schema, error) {
 		sc.renamedKeys = &MetaKeys{CorrelationID: sc.metaKeys[MetaCorrelationID], CausationID: sc.metaKeys[MetaCausationID],
 			Actor: sc.metaKeys[MetaActor], Source: sc.metaKeys[MetaSource]}
 	}
-	for _, c := range []string{"version", "schema_version"} {
-		if t := cat.Types[c]; t != "" && t != "integer" && t != "bigint" && t != "smallint" {
-			return nil, mappingErr("source.columns."+c, "column %q is %s: want an integer type", src.Columns[c], t)
-		}
-	}
-	if t := cat.Types["position"]; t != "bigint" && t != "integer" {
-		return nil, mappingErr("source.columns.position", "column %q is %s: want bigint or integer", src.Columns["position"], t)
-	}
 	sc.columns["recorded_at_tz"] = sc.columns["recorded_at"]
-	switch t := cat.Types["recorded_at"]; t {
-	case "timestamp with time zone":
-	case "timestamp without time zone":
+	if cat.Types["recorded_at"] == "timestamp without time zone" {
 		// Compared as stored, against the parameter moved into the
 		// source's zone; read as the instant it means in that zone.
-		zone := " AT TIME ZONE " + quoteLiteral(src.TimeZone)
+		zone := " AT TIME ZONE " + tmplLiteral(src.TimeZone)
 		sc.casts["recorded_at"] = "::timestamptz" + zone
 		sc.columns["recorded_at_tz"] = "(" + sc.columns["recorded_at"] + zone + ")"
 		sc.selectAs["recorded_at"] = zone
-	default:
-		return nil, mappingErr("source.columns.recorded_at", "column %q is %s: want timestamp with or without time zone", src.Columns["recorded_at"], t)
-	}
-	if t := cat.Types["payload"]; t != "jsonb" {
-		return nil, mappingErr("source.columns.payload", "column %q is %s: only jsonb is supported yet", src.Columns["payload"], t)
-	}
-	for _, c := range []string{"correlation_id", "causation_id", "actor"} {
-		if src.Columns[c] != "" {
-			return nil, mappingErr("source.columns."+c, "a column for it is not supported yet: name its key in metadata_keys, or null")
-		}
+	} else if cat.Types["recorded_at"] != "timestamp with time zone" {
+		return nil, typeErr(src, "recorded_at", cat.Types["recorded_at"], "timestamp with or without time zone")
 	}
 	if cp := m.Checkpoints; cp != nil {
 		sc.checkpoints = cat.Checkpoints
 		sc.checkpoint = map[string]string{}
 		for logical, native := range map[string]string{"name": "cp_name", "position": "cp_position", "updated_at": "cp_updated_at", "last_error": "cp_last_error"} {
 			if name := cp.Columns[logical]; name != "" {
-				sc.checkpoint[native] = "%s" + pgx.Identifier{name}.Sanitize()
+				sc.checkpoint[native] = "%s" + tmplIdent(name)
 			} else {
 				sc.checkpoint[native] = "NULL"
 			}
 		}
 		sc.checkpoint["cp_error_count"] = "0"
-	}
-	// Refused rather than ignored: reading rows the user meant to drop
-	// would show them as the stream's history.
-	if len(src.Where) > 0 {
-		return nil, mappingErr("source.where", "row filters are not applied yet: remove them for now")
-	}
-	if len(src.ExcludeStreams.Prefix)+len(src.ExcludeStreams.Suffix)+len(src.ExcludeStreams.Contains) > 0 {
-		return nil, mappingErr("source.exclude_streams", "stream exclusions are not applied yet: remove them for now")
 	}
 	return sc, nil
 }

@@ -29,10 +29,15 @@ type DB interface {
 // editing SQL.
 //
 // Column entries are SQL expressions over the table's row; "%s" stands for
-// the table alias ("" when the statement uses none), so a column the table
-// lacks can be given as a constant expression instead.
+// the table alias ("" when the statement uses none), "%t" for the row's
+// table even without an alias, and "%%" for a percent sign (tmplLiteral), so
+// a column the table lacks can be given as a constant expression instead.
 type schema struct {
-	events      string // the event table, quoted if needed
+	events string // the event table, quoted if needed
+	// filter, when not empty, is the condition on the table's own columns
+	// that the rows auditd reads meet (the source's where and
+	// exclude_streams): {events} is then a sub-select of those rows.
+	filter      string
 	checkpoints string // the checkpoints table
 	// columns maps a logical event column to its expression template.
 	// recorded_at is the column as stored, for comparisons and order (so
@@ -61,6 +66,17 @@ type schema struct {
 	// accepts reports whether a user's stream or event id is a value of
 	// the column's type; nil accepts anything (text columns).
 	accepts map[string]func(string) bool
+	// idPattern is the regular expression a metadata value must match to
+	// be cast to the event id's type (causation ids are free text); ""
+	// when the type is text and no cast is needed.
+	idPattern string
+	// metaType is how the metadata column is stored: jsonb (auditd's own),
+	// json, or text holding JSON.
+	metaType string
+	// noPosition is set when the table has no global position (seed 004):
+	// the log is ordered by time, stream and version, and events are
+	// addressed by their event id.
+	noPosition bool
 
 	expanded sync.Map // template -> statement: templates are a bounded set of constants and their combinations
 }
@@ -90,10 +106,12 @@ var native = &schema{
 		MetaCorrelationID: MetaCorrelationID, MetaCausationID: MetaCausationID,
 		MetaActor: MetaActor, MetaSource: MetaSource,
 	},
-	casts:   map[string]string{"event_id": "::uuid"},
-	collate: ` COLLATE "C"`,
-	textIDs: true,
-	accepts: map[string]func(string) bool{"event_id": IsEventID},
+	casts:     map[string]string{"event_id": "::uuid"},
+	collate:   ` COLLATE "C"`,
+	textIDs:   true,
+	accepts:   map[string]func(string) bool{"event_id": IsEventID},
+	idPattern: uuidPattern,
+	metaType:  "jsonb",
 }
 
 // accept reports whether v can be compared with the logical column name
@@ -121,9 +139,60 @@ func (sc *schema) col(alias, name string) string {
 	// own FROM.
 	self := alias
 	if self == "" {
-		self = sc.events + "."
+		self = sc.fromAlias("") + "."
 	}
-	return strings.ReplaceAll(strings.ReplaceAll(t, "%t", self), "%s", alias)
+	// One pass, so that a "%s" inside a literal written as "%%s" stays.
+	var b strings.Builder
+	for i := 0; i < len(t); i++ {
+		if t[i] == '%' && i+1 < len(t) {
+			switch t[i+1] {
+			case 's':
+				b.WriteString(alias)
+				i++
+				continue
+			case 't':
+				b.WriteString(self)
+				i++
+				continue
+			case '%':
+				b.WriteByte('%')
+				i++
+				continue
+			}
+		}
+		b.WriteByte(t[i])
+	}
+	return b.String()
+}
+
+// tmplLiteral is s as an SQL string literal inside a column template: its
+// percent signs are doubled so that col leaves them as they are.
+func tmplLiteral(s string) string { return strings.ReplaceAll(quoteLiteral(s), "%", "%%") }
+
+// fromAlias is the name the event rows go by in a statement that gives
+// them alias (none: the table's own name, or auditd_e for a filtered
+// sub-select, which needs one).
+func (sc *schema) fromAlias(alias string) string {
+	switch {
+	case alias != "":
+		return alias
+	case sc.filter != "":
+		return "auditd_e"
+	}
+	return sc.events
+}
+
+// from is the FROM item of the event rows under alias ("" for none): the
+// table, or the sub-select of the rows the source's filters keep. The
+// planner flattens the sub-select, so the table's indexes serve as before.
+func (sc *schema) from(alias string) string {
+	if sc.filter == "" {
+		if alias == "" {
+			return sc.events
+		}
+		return sc.events + " " + alias
+	}
+	return "(SELECT * FROM " + sc.events + " WHERE " + sc.filter + ") " + sc.fromAlias(alias)
 }
 
 // selectList is the event select list that scanEvent reads, qualified by
@@ -141,14 +210,24 @@ func (sc *schema) selectList(alias string) string {
 	return strings.Join(parts, ", ")
 }
 
-// metaText is the SQL text of a metadata key (NULL when absent).
+// metaText is the SQL text of a metadata key (NULL when absent). Metadata
+// stored as text may hold anything, and PostgreSQL 15 has no cast that
+// fails softly: a string value is taken out with a regular expression
+// (top-level and nested keys alike), which never raises an error.
 func (sc *schema) metaText(alias, key string) string {
-	return sc.col(alias, "metadata") + "->>" + quoteLiteral(sc.metaKey(key))
+	m := sc.col(alias, "metadata")
+	if sc.metaType == "text" {
+		return "substring(" + m + " from " + quoteLiteral(`"`+regexp.QuoteMeta(sc.metaKey(key))+`"\s*:\s*"([^"\\]*)"`) + ")"
+	}
+	return m + "->>" + quoteLiteral(sc.metaKey(key))
 }
 
 // metaHas tests that the metadata holds key; written next to metaText so that
 // the planner can use the jsonb expression indexes.
 func (sc *schema) metaHas(alias, key string) string {
+	if sc.metaType == "json" || sc.metaType == "text" {
+		return sc.metaText(alias, key) + " IS NOT NULL"
+	}
 	return sc.col(alias, "metadata") + " ? " + quoteLiteral(sc.metaKey(key))
 }
 
@@ -180,7 +259,12 @@ func (sc *schema) expand(tmpl string) string {
 	if out, ok := sc.expanded.Load(tmpl); ok {
 		return out.(string)
 	}
-	out := tokenPattern.ReplaceAllStringFunc(tmpl, func(tok string) string {
+	// {events} and the alias after it become a marker first, and the FROM
+	// item last: the source's filters hold the user's values as literals,
+	// which no later pass may read as names. (Configuration strings
+	// cannot hold a NUL.)
+	out := eventsPattern.ReplaceAllString(tmpl, "\x00events:$1\x00")
+	out = tokenPattern.ReplaceAllStringFunc(out, func(tok string) string {
 		m := tokenPattern.FindStringSubmatch(tok)
 		alias, name, key := m[1], m[2], m[3]
 		switch {
@@ -197,13 +281,27 @@ func (sc *schema) expand(tmpl string) string {
 		case name == "meta" && key != "":
 			return sc.metaText(alias, key)
 		case alias == "" && name == "where":
-			return tok // predicates.in fills it
+			return whereMark // predicates.in fills it
 		}
 		return sc.col(alias, name)
+	})
+	out = fromMark.ReplaceAllStringFunc(out, func(m string) string {
+		return sc.from(strings.TrimSpace(m[len("\x00events:") : len(m)-1]))
 	})
 	sc.expanded.Store(tmpl, out)
 	return out
 }
+
+// eventsPattern is {events} with the alias a template gives it, if any
+// (aliases are lower case, keywords upper case); fromMark its marker.
+var (
+	eventsPattern = regexp.MustCompile(`\{events\}((?: [a-z][a-z_]*)?)`)
+	fromMark      = regexp.MustCompile("\x00events:[ a-z_]*\x00")
+)
+
+// whereMark stands for {where} in an expanded template until predicates.in
+// puts the conditions there.
+const whereMark = "\x00where\x00"
 
 // predicates builds the AND-ed WHERE conditions of one statement and their
 // arguments, on the columns of one table alias: the one way this package
@@ -286,7 +384,7 @@ func (p *predicates) metaEq(key, v string) {
 // the conditions. The conditions are already SQL: they are not expanded
 // again, so a metadata key can never be read as a name.
 func (p *predicates) in(tmpl string) string {
-	return strings.Replace(p.sc.expand(tmpl), "{where}", p.sql(), 1)
+	return strings.Replace(p.sc.expand(tmpl), whereMark, p.sql(), 1)
 }
 
 // sql is the conditions joined with AND ("true" when there are none).

@@ -181,7 +181,7 @@ func (s *Store) searchByHeads(ctx context.Context, q StreamSearch, limit int) (S
 		x := w.on("x")
 		x.sameAs("stream_id", "h")
 		x.searchFilters(q)
-		match = ` AND EXISTS (SELECT 1 FROM ` + s.sc.events + ` x WHERE ` + x.sql() + `)`
+		match = ` AND EXISTS (SELECT 1 FROM ` + s.sc.from("x") + ` WHERE ` + x.sql() + `)`
 		w.merge(x)
 	}
 	sql := `WITH cand AS (` + candidates + `)` + s.sc.expand(streamInfoSQL+
