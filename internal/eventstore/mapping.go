@@ -532,7 +532,9 @@ func columnCast(typ string) (cast string, accept func(string) bool, pattern stri
 }
 
 // tmplIdent is a quoted identifier inside a column template.
-func tmplIdent(name string) string { return strings.ReplaceAll(pgx.Identifier{name}.Sanitize(), "%", "%%") }
+func tmplIdent(name string) string {
+	return strings.ReplaceAll(pgx.Identifier{name}.Sanitize(), "%", "%%")
+}
 
 // isTextType reports whether typ (format_type's text) is a character type.
 func isTextType(typ string) bool {
