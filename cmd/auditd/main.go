@@ -3,6 +3,7 @@
 //
 //	auditd [serve]   run the dashboard (default)
 //	auditd demo      embedded PostgreSQL + demo world + live traffic + dashboard
+//	auditd detect    propose a source mapping for an existing event table
 //	auditd migrate   apply pending migrations
 //	auditd seed      load the demo world
 //	auditd users     add, list, disable users, change passwords
@@ -43,6 +44,7 @@ const usage = `usage: auditd <command> [flags]
 commands:
   serve     run the dashboard (default)
   demo      embedded PostgreSQL, demo data, live traffic and the dashboard
+  detect    propose a source mapping for a database's event table (--database-url)
   migrate   apply pending migrations
   seed      load the demo world (--events N)
   users     manage who may sign in: users add NAME --role ROLE, list, disable, passwd
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args, stdout, stderr)
+	case "detect":
+		return runDetect(ctx, args, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args, stdout, stderr)
 	case "seed":

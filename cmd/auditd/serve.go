@@ -51,6 +51,10 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	migrate := schema.Migrate
 	if mapping != nil {
 		migrate = schema.MigrateOwn
+	} else if err := eventstore.CheckUnmapped(ctx, db.Pool); err != nil {
+		// Without a source, auditd creates its own events table: never
+		// beside (or over) an application's.
+		return err
 	}
 	n, err := migrate(ctx, db.Pool)
 	if err != nil {
@@ -93,15 +97,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		}
 	}()
 
-	if mapping == nil {
-		// The counts fold what auditd's trigger on its own events table
-		// records; a mapped table has no trigger.
-		folder := eventstore.NewCountFolder(store, logger, 10*time.Second)
-		if err := folder.Start(ctx); err != nil {
-			return err
-		}
-		stops = append(stops, folder.Stop)
+	// The overview's counts: auditd counts what it reads, on its own
+	// table or a mapped one alike (nothing is attached to the table).
+	folder := eventstore.NewCountFolder(store, logger, 10*time.Second)
+	if err := folder.Start(ctx); err != nil {
+		return err
 	}
+	stops = append(stops, folder.Stop)
 
 	// Time travel: reducers/upcasters from --config, snapshots. The same
 	// file declares the drift mappings of the projections below.

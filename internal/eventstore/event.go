@@ -1,7 +1,7 @@
 // Package eventstore owns the SQL on the event store's `events` table:
 // appends and imports, stream and log reads, search, correlation and the
-// head, and the per-type event counts that a trigger keeps beside it
-// (auditd.event_count_deltas, folded into auditd.event_counts).
+// head, and the per-type event counts auditd keeps of what it reads
+// (auditd.event_counts, FoldCounts).
 package eventstore
 
 import (

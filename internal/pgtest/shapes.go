@@ -58,3 +58,57 @@ const Seed002Mapping = `{"source": {
 	"time_zone": "UTC",
 	"metadata_keys": {"correlation_id": "correlationId", "causation_id": "causationId", "actor": "userId"}
 }}`
+
+// Seed001SQL creates, in schema app, the event table of shared/seeds/001:
+// application-chosen uuid ids, event_data, a per-stream version and no
+// global position. The article shows no timestamp column; created_at is
+// assumed (auditd needs one).
+const Seed001SQL = `
+CREATE SCHEMA app;
+CREATE TABLE app.events (
+    id uuid PRIMARY KEY,
+    aggregate_id uuid NOT NULL,
+    event_type text NOT NULL,
+    event_data jsonb NOT NULL,
+    version integer NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (aggregate_id, version)
+);`
+
+// Seed003SQL creates, in schema app, the event table of shared/seeds/003:
+// a bigserial key, "type" for the event type, occurred_at for the time.
+const Seed003SQL = `
+CREATE SCHEMA app;
+CREATE TABLE app.events (
+    id bigserial PRIMARY KEY,
+    aggregate_id uuid NOT NULL,
+    type text NOT NULL,
+    version integer NOT NULL,
+    payload jsonb NOT NULL,
+    occurred_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (aggregate_id, version)
+);`
+
+// Seed004SQL creates, in schema app, the event table of shared/seeds/004:
+// uuid event ids and no global position at all; times without time zone.
+const Seed004SQL = `
+CREATE SCHEMA app;
+CREATE TABLE app.events (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    aggregate_id uuid NOT NULL,
+    event_type varchar(255) NOT NULL,
+    event_data jsonb NOT NULL,
+    version integer NOT NULL,
+    timestamp timestamp DEFAULT CURRENT_TIMESTAMP,
+    UNIQUE (aggregate_id, version)
+);
+CREATE INDEX idx_aggregate_id ON app.events (aggregate_id);`
+
+// DropNativeSQL removes auditd's own tables from a test database (cloned
+// from the migrated template), leaving a database as an application has
+// it before auditd first runs.
+const DropNativeSQL = `
+DROP SCHEMA auditd CASCADE;
+DROP TABLE public.events CASCADE;
+DROP TABLE public.projection_checkpoints;
+DROP FUNCTION public.events_reject_change();`

@@ -98,16 +98,17 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
 
 // MigrateOwn applies only the migrations that create nothing outside the
 // auditd schema: the ones a database whose event table belongs to an
-// application (a mapped source) may get. The event store's set and the
-// counting trigger on public.events are left pending.
+// application (a mapped source) may get: the event store's set is left
+// pending.
 func MigrateOwn(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
 	return migrate(ctx, pool, OwnSchemaOnly)
 }
 
 // OwnSchemaOnly reports whether m touches only auditd's own schema.
 func OwnSchemaOnly(m Migration) bool {
-	// auditd/001 attaches the overview's counting trigger to public.events.
-	return m.Set == "auditd" && m.Version != 1
+	// The auditd set creates nothing outside its schema (011 drops the
+	// counting trigger early releases attached to public.events, if any).
+	return m.Set == "auditd"
 }
 
 func migrate(ctx context.Context, pool *pgxpool.Pool, keep func(Migration) bool) (applied int, err error) {
