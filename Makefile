@@ -36,7 +36,7 @@ FUZZ_TARGETS := \
 	./web:FuzzParseTime \
 	./web:FuzzParseOffset \
 	./web:FuzzParseMoment \
-	./web:FuzzEventRef \
+	./internal/eventstore:FuzzParseEventRef \
 	./web:FuzzCSVCell \
 	./web:FuzzPagePreview \
 	./web:FuzzValidQuery

@@ -5,7 +5,10 @@ import "time"
 // EventRow is one event as the timeline, the global log and the live tail
 // show it. The same component renders all three, and the SSE fragments.
 type EventRow struct {
-	Position      int64
+	Position int64
+	// Ref is the event's address in /events/{ref}: its position, or its
+	// event id on a table without positions.
+	Ref           string
 	EventID       string
 	StreamID      string
 	StreamType    string
@@ -47,4 +50,18 @@ type Change struct {
 	EventType string
 	Actor     string
 	At        time.Time
+}
+
+// Label names an event in a list: "#position", or the start of its event
+// id on a table without positions.
+func (r EventRow) Label() string { return eventLabel(r.Position, r.Ref) }
+
+func eventLabel(position int64, ref string) string {
+	if position > 0 {
+		return "#" + I64(position)
+	}
+	if len(ref) > 8 {
+		return ref[:8] + "…"
+	}
+	return ref
 }

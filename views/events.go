@@ -38,6 +38,7 @@ type EventDetailVM struct {
 // ChainItem is one event in a causation chain or correlation list.
 type ChainItem struct {
 	Position   int64
+	Ref        string // the event's address (see EventRow.Ref)
 	StreamID   string
 	StreamType string
 	Version    int
@@ -48,3 +49,6 @@ type ChainItem struct {
 	Depth      int
 	Self       bool
 }
+
+// Label names the item like EventRow.Label.
+func (it ChainItem) Label() string { return eventLabel(it.Position, it.Ref) }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -25,20 +26,14 @@ type eventDetailJSON struct {
 // /events/<event_id> redirects to /events/<position>.
 func (s *Server) showEvent(c echo.Context) error {
 	ctx := c.Request().Context()
-	pos, eventID, err := parseEventRef(c.Param("position"))
+	ref := c.Param("position")
+	ev, canonical, err := s.eventByRef(c)
 	if err != nil {
 		return err
 	}
-	if eventID != "" {
-		ev, err := s.deps.Store.EventByID(ctx, eventID)
-		if err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, "/events/"+views.I64(ev.Position))
-	}
-	ev, err := s.deps.Store.Event(ctx, pos)
-	if err != nil {
-		return err
+	if canonical != ref {
+		// An event id where the event has a position: one URL per event.
+		return c.Redirect(http.StatusSeeOther, "/events/"+canonical)
 	}
 	causes, err := s.deps.Store.Causes(ctx, &ev, 0)
 	if err != nil {
@@ -69,7 +64,19 @@ func (s *Server) showEvent(c echo.Context) error {
 	}
 	r := eventDetailResult{step: s.eventSteps(st, []eventstore.Event{ev})[0],
 		causes: causes, effects: effects, correlated: correlated, truncated: truncated}
-	return s.renderResult(c, http.StatusOK, "Event #"+views.I64(ev.Position), "events", r)
+	return s.renderResult(c, http.StatusOK, "Event "+eventRow(&ev, false, noBudget()).Label(), "events", r)
+}
+
+// eventByRef reads the event /events/{key} names (a position, or an event
+// id of the event id column's type) and its canonical key; a key that can
+// be no event's is a 400.
+func (s *Server) eventByRef(c echo.Context) (eventstore.Event, string, error) {
+	ref := c.Param("position")
+	ev, canonical, err := s.deps.Store.EventByRef(c.Request().Context(), ref)
+	if errors.Is(err, eventstore.ErrInvalidEventRef) {
+		return ev, "", badRequest("position", "%q is not an event position (a positive whole number) or event id", ref)
+	}
+	return ev, canonical, err
 }
 
 // eventDetailResult is what the event page computed: the event folded on
@@ -115,7 +122,7 @@ func (r eventDetailResult) toView(chrome views.Chrome) templ.Component {
 func chainItem(e *eventstore.Event, depth int, self bool) views.ChainItem {
 	r := eventRow(e, true, noBudget())
 	return views.ChainItem{
-		Position: e.Position, StreamID: e.StreamID, StreamType: e.StreamType, Version: e.Version,
+		Position: e.Position, Ref: e.Ref(), StreamID: e.StreamID, StreamType: e.StreamType, Version: e.Version,
 		EventType: e.EventType, Actor: r.Actor, Source: r.Source, RecordedAt: e.RecordedAt, Depth: depth, Self: self,
 	}
 }

@@ -4,9 +4,6 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/auditd/auditd/internal/eventstore"
-	"github.com/auditd/auditd/views"
 )
 
 // showEventRaw is GET /events/{position}/raw: the event's payload
@@ -14,27 +11,17 @@ import (
 // part, the event as JSON. Pages show previews of large values and link
 // here for the rest.
 func (s *Server) showEventRaw(c echo.Context) error {
-	pos, eventID, err := parseEventRef(c.Param("position"))
-	if err != nil {
-		return err
-	}
 	part := c.QueryParam("part")
 	switch part {
 	case "", "payload", "metadata":
 	default:
 		return badRequest("part", "%q is not payload or metadata", part)
 	}
-	ctx := c.Request().Context()
-	var ev eventstore.Event
-	if eventID != "" {
-		ev, err = s.deps.Store.EventByID(ctx, eventID)
-	} else {
-		ev, err = s.deps.Store.Event(ctx, pos)
-	}
+	ev, _, err := s.eventByRef(c)
 	if err != nil {
 		return err
 	}
-	name := "event-" + views.I64(ev.Position)
+	name := "event-" + ev.Ref()
 	if part != "" {
 		name += "-" + part
 	}

@@ -16,6 +16,7 @@ func eventRow(e *eventstore.Event, showStream bool, b *pageBudget) views.EventRo
 	source, _ := metaText(m.Source)
 	row := views.EventRow{
 		Position:      e.Position,
+		Ref:           e.Ref(),
 		EventID:       e.EventID,
 		StreamID:      e.StreamID,
 		StreamType:    e.StreamType,

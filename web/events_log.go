@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -37,6 +38,10 @@ type eventsJSON struct {
 	Events  []eventstore.Event `json:"events"`
 	Next    *int64             `json:"next"`
 	Prev    *int64             `json:"prev"`
+	// NextKey and PrevKey are the cursors of a table without positions
+	// (eventstore.Store.LogKey), given as ?before= and ?after=.
+	NextKey string `json:"next_key,omitempty"`
+	PrevKey string `json:"prev_key,omitempty"`
 	// BytesCut: the page holds fewer events than asked, having reached
 	// its byte cap; the next cursor reads on.
 	BytesCut bool `json:"bytes_cut,omitempty"`
@@ -66,13 +71,19 @@ func (s *Server) listEvents(c echo.Context) error {
 	if err := exclusive(c, "before", "after"); err != nil {
 		return err
 	}
-	before, err := queryPosition(c, "before")
-	if err != nil {
-		return err
-	}
-	after, err := queryPosition(c, "after")
-	if err != nil {
-		return err
+	// A table without positions pages on (time, stream, version) keys,
+	// which the store reads; positions are checked here.
+	var before, after int64
+	var beforeKey, afterKey string
+	if s.deps.Store.HasPosition() {
+		if before, err = queryPosition(c, "before"); err != nil {
+			return err
+		}
+		if after, err = queryPosition(c, "after"); err != nil {
+			return err
+		}
+	} else {
+		beforeKey, afterKey = strings.TrimSpace(c.QueryParam("before")), strings.TrimSpace(c.QueryParam("after"))
 	}
 	limit, err := queryLimit(c, eventstore.MaxPageSize-1)
 	if err != nil {
@@ -82,11 +93,12 @@ func (s *Server) listEvents(c echo.Context) error {
 		StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor,
 		CorrelationID: f.CorrelationID, From: f.From, To: f.To, Limit: limit + 1,
 	}
-	if after > 0 {
-		lq.OldestFirst, lq.After = true, after
+	if after > 0 || afterKey != "" {
+		lq.OldestFirst, lq.After, lq.AfterKey = true, after, afterKey
 	} else {
-		lq.Before = before
+		lq.Before, lq.BeforeKey = before, beforeKey
 	}
+	forward, paged := lq.OldestFirst, before > 0 || after > 0 || beforeKey != "" || afterKey != ""
 	events, err := s.deps.Store.ReadLog(ctx, lq)
 	if err != nil {
 		return err
@@ -97,11 +109,11 @@ func (s *Server) listEvents(c echo.Context) error {
 	}
 	events, bytesCut := byteCapped(events)
 	more = more || bytesCut
-	if after > 0 {
+	if forward {
 		slices.Reverse(events) // shown newest first
 	}
-	r := eventsResult{filters: f, events: events, limit: limit, paged: before > 0 || after > 0, bytesCut: bytesCut,
-		hasNewer: before > 0 || (after > 0 && more), hasOlder: (after == 0 && more) || after > 0}
+	r := eventsResult{filters: f, events: events, limit: limit, paged: paged, bytesCut: bytesCut, keyOf: s.deps.Store.LogKey,
+		hasNewer: (paged && !forward) || (forward && more), hasOlder: (!forward && more) || forward}
 	return s.renderResult(c, http.StatusOK, "Events", "events", r)
 }
 
@@ -115,6 +127,9 @@ type eventsResult struct {
 	paged              bool
 	hasNewer, hasOlder bool
 	bytesCut           bool // fewer events than limit: they reached maxPageEventBytes
+	// keyOf is an event's cursor in the log: its position, or its
+	// (time, stream, version) key on a table without positions.
+	keyOf func(*eventstore.Event) string
 }
 
 func (r eventsResult) toJSON() any {
@@ -123,11 +138,18 @@ func (r eventsResult) toJSON() any {
 		data.Events = []eventstore.Event{}
 	}
 	if n := len(r.events); n > 0 {
+		keyed := r.events[0].Position == 0
 		if r.hasOlder {
 			data.Next = &r.events[n-1].Position
+			if keyed {
+				data.Next, data.NextKey = nil, r.keyOf(&r.events[n-1])
+			}
 		}
 		if r.hasNewer {
 			data.Prev = &r.events[0].Position
+			if keyed {
+				data.Prev, data.PrevKey = nil, r.keyOf(&r.events[0])
+			}
 		}
 	}
 	return data
@@ -135,10 +157,10 @@ func (r eventsResult) toJSON() any {
 
 // link is this log's URL with the same filters and limit, at a cursor
 // (key "" for the newest page).
-func (r eventsResult) link(key string, pos int64) string {
+func (r eventsResult) link(key string, cursor string) string {
 	q := r.filters.query()
 	if key != "" {
-		q.Set(key, views.I64(pos))
+		q.Set(key, cursor)
 	}
 	if r.limit != pageSize {
 		q.Set("limit", views.Itoa(r.limit))
@@ -161,14 +183,14 @@ func (r eventsResult) toView(chrome views.Chrome) templ.Component {
 	}
 	if len(events) > 0 {
 		if r.hasOlder {
-			vm.OlderURL = r.link("before", events[len(events)-1].Position)
+			vm.OlderURL = r.link("before", r.keyOf(&events[len(events)-1]))
 		}
 		if r.hasNewer {
-			vm.NewerURL = r.link("after", events[0].Position)
-			vm.NewestURL = r.link("", 0)
+			vm.NewerURL = r.link("after", r.keyOf(&events[0]))
+			vm.NewestURL = r.link("", "")
 		}
 	} else if r.paged {
-		vm.NewestURL = r.link("", 0)
+		vm.NewestURL = r.link("", "")
 	}
 	// The live feed filters by stream, stream type and event type only: a
 	// page filtered on anything else, or ending in the past, stays still

@@ -11,8 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/auditd/auditd/internal/eventstore"
 )
 
 // Query parameter parsing shared by the pages. Every parser answers a 400
@@ -149,20 +147,6 @@ func queryPosition(c echo.Context, name string) (int64, error) {
 		return 0, badRequest(name, "%q is not an event position (a positive whole number)", v)
 	}
 	return n, nil
-}
-
-// parseEventRef reads the {position} of /events/{position}: a global
-// position (digits only) or an event id (a UUID, answered in lower case).
-func parseEventRef(raw string) (pos int64, eventID string, err error) {
-	if eventstore.IsEventID(raw) {
-		return 0, strings.ToLower(raw), nil
-	}
-	if raw != "" && strings.Trim(raw, "0123456789") == "" {
-		if pos, err = strconv.ParseInt(raw, 10, 64); err == nil && pos > 0 {
-			return pos, "", nil
-		}
-	}
-	return 0, "", badRequest("position", "%q is not an event position (a positive whole number) or event id", raw)
 }
 
 // pageSize is how many rows a paged list shows without ?limit; links

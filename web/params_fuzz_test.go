@@ -3,8 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -106,44 +104,4 @@ func FuzzParseMoment(f *testing.F) {
 			t.Fatalf("parseMoment(%q, %q) = %+v; %q reads back as %+v, %v", value, tz, m, m.String(), back, err)
 		}
 	})
-}
-
-// FuzzEventRef: /events/{ref} takes a position or an event id. Exactly one of
-// them comes out of anything accepted, a position is positive and prints back
-// to the digits given, and refusals are 400s.
-func FuzzEventRef(f *testing.F) {
-	for _, s := range []string{"1", "42", "0", "-1", "01", "9223372036854775807", "9223372036854775808",
-		"0f8fad5b-d9cb-469f-a165-70867728950e", "0F8FAD5B-D9CB-469F-A165-70867728950E", "0f8fad5b-d9cb-469f-a165-70867728950", "x", "", "\x00"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		pos, id, err := parseEventRef(raw)
-		if err != nil {
-			var he *echo.HTTPError
-			if !errors.As(err, &he) || he.Code != http.StatusBadRequest {
-				t.Fatalf("parseEventRef(%q): %v, want a 400", raw, err)
-			}
-			return
-		}
-		switch {
-		case id != "" && pos != 0:
-			t.Fatalf("parseEventRef(%q) = both %d and %q", raw, pos, id)
-		case id != "":
-			if len(id) != 36 || id != toLowerASCII(raw) {
-				t.Fatalf("parseEventRef(%q) = id %q", raw, id)
-			}
-		case pos <= 0 || strconv.FormatInt(pos, 10) != strings.TrimLeft(raw, "0"):
-			t.Fatalf("parseEventRef(%q) = position %d", raw, pos)
-		}
-	})
-}
-
-func toLowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

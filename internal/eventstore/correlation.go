@@ -52,20 +52,20 @@ func (s *Store) Causes(ctx context.Context, ev *Event, maxDepth int) ([]CausedEv
 	}
 	rows, err := s.db.Query(ctx, s.sc.expand(`
 		WITH RECURSIVE up AS (
-			SELECT {e.position} AS position, 1 AS depth, `+s.sc.causeOf("e")+` AS next
+			SELECT {e.event_id} AS id, 1 AS depth, `+s.sc.causeOf("e")+` AS next
 			FROM {events} e WHERE {e.event_id} = $1{cast:event_id}
 			UNION ALL
-			SELECT {p.position}, up.depth + 1, `+s.sc.causeOf("p")+`
+			SELECT {p.event_id}, up.depth + 1, `+s.sc.causeOf("p")+`
 			FROM up JOIN {events} p ON {p.event_id} = up.next
 			WHERE up.depth < $2
 		)
 		SELECT {e.*}, up.depth
-		FROM up JOIN {events} e ON {e.position} = up.position
+		FROM up JOIN {events} e ON {e.event_id} = up.id
 		ORDER BY up.depth`), cause, maxDepth)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: unable to read causes of event %d: %w", ev.Position, err)
 	}
-	return s.sc.collectCaused(rows, ev.Position)
+	return s.sc.collectCaused(rows, ev.EventID)
 }
 
 // Effects walks ev's causation chain downwards, breadth first: the events
@@ -86,7 +86,7 @@ func (s *Store) Effects(ctx context.Context, ev *Event, maxDepth int) ([]CausedE
 		maxDepth = MaxCausationDepth
 	}
 	out := []CausedEvent{}
-	seen := map[int64]bool{ev.Position: true} // a causation loop leads back
+	seen := map[string]bool{ev.EventID: true} // a causation loop leads back
 	parents := []string{ev.EventID}
 	for depth := 1; depth <= maxDepth && len(parents) > 0 && len(out) < MaxCausedEvents; depth++ {
 		// One more than still fits: a loop can bring ev itself back (every
@@ -97,10 +97,10 @@ func (s *Store) Effects(ctx context.Context, ev *Event, maxDepth int) ([]CausedE
 		}
 		parents = parents[:0]
 		for _, e := range level {
-			if seen[e.Position] || len(out) == MaxCausedEvents {
+			if seen[e.EventID] || len(out) == MaxCausedEvents {
 				continue
 			}
-			seen[e.Position] = true
+			seen[e.EventID] = true
 			out = append(out, CausedEvent{Event: e, Depth: depth})
 			parents = append(parents, e.EventID)
 		}
@@ -122,11 +122,11 @@ func (s *Store) Effects(ctx context.Context, ev *Event, maxDepth int) ([]CausedE
 func (s *Store) effectsLevel(ctx context.Context, of int64, parents []string, limit int) ([]Event, error) {
 	return s.queryEvents(ctx, fmt.Sprintf("effects of event %d", of), s.sc.expand(`
 		WITH level AS MATERIALIZED (
-			SELECT {c.position} AS position FROM {events} c
+			SELECT {c.event_id} AS id, {c.position} AS position, {c.recorded_at} AS at, {c.stream_id} AS sid, {c.version} AS v FROM {events} c
 			WHERE `+s.sc.metaHas("c", MetaCausationID)+` AND `+s.sc.metaText("c", MetaCausationID)+` = ANY($1::text[])
-		), first AS (SELECT position FROM level ORDER BY position LIMIT $2)
-		SELECT {e.*} FROM first JOIN {events} e ON {e.position} = first.position
-		ORDER BY {e.position}`), []any{parents, limit})
+		), first AS (SELECT id, position, at, sid, v FROM level ORDER BY position, at, sid, v LIMIT $2)
+		SELECT {e.*} FROM first JOIN {events} e ON {e.event_id} = first.id
+		ORDER BY first.position, first.at, first.sid, first.v`), []any{parents, limit})
 }
 
 // Correlated reads the events sharing a correlation id, across streams, in
@@ -140,7 +140,7 @@ func (s *Store) Correlated(ctx context.Context, correlationID string, limit int)
 	w := s.sc.where("")
 	w.metaEq(MetaCorrelationID, correlationID)
 	events, err := s.queryEvents(ctx, fmt.Sprintf("correlation %q", correlationID),
-		w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY {position}`)+` LIMIT `+w.arg(limit), w.args)
+		w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY `)+s.sc.logOrder("", "ASC")+` LIMIT `+w.arg(limit), w.args)
 	if err != nil {
 		return nil, err
 	}
@@ -152,19 +152,19 @@ func (s *Store) Correlated(ctx context.Context, correlationID string, limit int)
 
 // collectCaused scans events followed by a depth, skipping the start event
 // itself (a causation loop leads back to it).
-func (sc *schema) collectCaused(rows pgx.Rows, self int64) ([]CausedEvent, error) {
+func (sc *schema) collectCaused(rows pgx.Rows, self string) ([]CausedEvent, error) {
 	defer rows.Close()
 	out := []CausedEvent{}
-	seen := map[int64]bool{self: true}
+	seen := map[string]bool{self: true}
 	for rows.Next() {
 		var c CausedEvent
 		if err := sc.scanEvent(rows, &c.Event, &c.Depth); err != nil {
 			return nil, fmt.Errorf("eventstore: unable to read causation chain: %w", err)
 		}
-		if seen[c.Position] {
+		if seen[c.EventID] {
 			continue
 		}
-		seen[c.Position] = true
+		seen[c.EventID] = true
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

@@ -80,7 +80,8 @@ var MappedColumns = []string{
 }
 
 // requiredColumns cannot be null in this version of the mapping.
-var requiredColumns = []string{"position", "stream_id", "event_type", "payload", "recorded_at"}
+// A table without a position (seed 004) is read in time order.
+var requiredColumns = []string{"stream_id", "event_type", "payload", "recorded_at"}
 
 // streamTypeForms is what source.stream_type may be, for error messages.
 const streamTypeForms = `a constant string, {"split": "-"} or {"join": {"table": "…", "on": {"stream_id": "id"}, "column": "type"}}`
@@ -632,6 +633,19 @@ func mappedSchema(m *Mapping, cat *Catalog) (*schema, error) {
 		readOnly: true,
 	}
 	ident := func(logical string) string { return tmplIdent(src.Columns[logical]) }
+	if src.Columns["position"] == "" {
+		// No global position (seed 004): the log is ordered by time, then
+		// stream and version, and an event's stable address is its id.
+		switch {
+		case src.Columns["version"] == "":
+			return nil, mappingErr("source.columns.version", "must name a column when columns.position is null: events are ordered by time, stream and version")
+		case src.Columns["event_id"] == "":
+			return nil, mappingErr("source.columns.event_id", "must name a column when columns.position is null: it is each event's address")
+		}
+		sc.noPosition = true
+		sc.columns["position"] = "0::bigint"
+		cat.Types["position"] = "bigint"
+	}
 	for logical, name := range src.Columns {
 		if slices.Contains(eventColumnNames, logical) {
 			sc.columns[logical] = "%s" + tmplIdent(name)

@@ -170,7 +170,10 @@ type LogQuery struct {
 	OldestFirst bool
 	After       int64
 	Before      int64
-	Limit       int
+	// AfterKey and BeforeKey are the same cursors as text (Store.LogKey),
+	// the only ones a table without a position has; they win when set.
+	AfterKey, BeforeKey string
+	Limit               int
 }
 
 // ReadLog reads one page of the global log.
@@ -195,19 +198,27 @@ func (s *Store) ReadLog(ctx context.Context, q LogQuery) ([]Event, error) {
 	order := "DESC"
 	if q.OldestFirst {
 		order = "ASC"
-		if q.After > 0 {
-			w.cmp("position", ">", q.After)
+	}
+	switch {
+	case q.AfterKey != "" || q.BeforeKey != "":
+		if err := s.logCursor(w, &q); err != nil {
+			return nil, err
 		}
-	} else if q.Before > 0 {
+	case q.OldestFirst && q.After > 0:
+		w.cmp("position", ">", q.After)
+	case !q.OldestFirst && q.Before > 0:
 		w.cmp("position", "<", q.Before)
 	}
-	sql := w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY {position} `+order) + ` LIMIT ` + w.arg(pageSize(q.Limit))
+	sql := w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY `) + s.sc.logOrder("", order) + ` LIMIT ` + w.arg(pageSize(q.Limit))
 	return s.queryEvents(ctx, "log", sql, w.args)
 }
 
 // Event reads one event by its global position.
 func (s *Store) Event(ctx context.Context, position int64) (Event, error) {
 	var e Event
+	if s.sc.noPosition {
+		return e, fmt.Errorf("%w: position %d (the table has no positions)", ErrEventNotFound, position)
+	}
 	err := s.sc.scanEvent(s.db.QueryRow(ctx, s.sc.expand(`SELECT {*} FROM {events} WHERE {position} = $1`), position), &e)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, fmt.Errorf("%w: position %d", ErrEventNotFound, position)
@@ -250,7 +261,7 @@ type Head struct {
 // Head returns the newest event's position and time (zero for an empty log).
 func (s *Store) Head(ctx context.Context) (Head, error) {
 	var h Head
-	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {position}, {recorded_at_tz} FROM {events} ORDER BY {position} DESC LIMIT 1`)).Scan(&h.Position, &h.RecordedAt)
+	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {position}, {recorded_at_tz} FROM {events} ORDER BY `)+s.sc.logOrder("", "DESC")+` LIMIT 1`).Scan(&h.Position, &h.RecordedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Head{}, nil
 	}

@@ -165,6 +165,15 @@ func (sc *schema) col(alias, name string) string {
 	return b.String()
 }
 
+// logOrder is the global log's order under alias in direction dir: the
+// position, or for a table without one the time, then stream and version.
+func (sc *schema) logOrder(alias, dir string) string {
+	if !sc.noPosition {
+		return sc.col(alias, "position") + " " + dir
+	}
+	return sc.col(alias, "recorded_at") + " " + dir + ", " + sc.col(alias, "stream_id") + " " + dir + ", " + sc.col(alias, "version") + " " + dir
+}
+
 // tmplLiteral is s as an SQL string literal inside a column template: its
 // percent signs are doubled so that col leaves them as they are.
 func tmplLiteral(s string) string { return strings.ReplaceAll(quoteLiteral(s), "%", "%%") }
@@ -372,6 +381,14 @@ func (p *predicates) streamIDPrefix(prefix string) {
 		return
 	}
 	p.streamIDCmp("LIKE", likePrefix(prefix))
+}
+
+// logAfter keeps the events after (op ">") or before ("<") a place in the
+// global log of a table without a position: one row comparison, which an
+// index on (time, stream, version) serves.
+func (p *predicates) logAfter(op string, k logKey) {
+	p.conds = append(p.conds, "("+p.sc.col(p.alias, "recorded_at")+", "+p.sc.col(p.alias, "stream_id")+", "+p.sc.col(p.alias, "version")+") "+op+
+		" ("+p.arg(k.at)+p.sc.casts["recorded_at"]+", "+p.arg(k.streamID)+p.sc.casts["stream_id"]+", "+p.arg(k.version)+")")
 }
 
 // metaEq keeps events whose metadata key equals v. The ? test lets the

@@ -112,3 +112,12 @@ DROP SCHEMA auditd CASCADE;
 DROP TABLE public.events CASCADE;
 DROP TABLE public.projection_checkpoints;
 DROP FUNCTION public.events_reject_change();`
+
+// Seed004Mapping is the configuration's source section for Seed004SQL.
+const Seed004Mapping = `{"source": {
+	"table": "app.events",
+	"columns": {"position": null, "event_id": "id", "stream_id": "aggregate_id", "version": "version",
+	            "event_type": "event_type", "payload": "event_data", "recorded_at": "timestamp"},
+	"stream_type": "Account",
+	"time_zone": "UTC"
+}}`
