@@ -70,6 +70,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 
 	deps := web.Deps{Pool: db.Pool, Store: store, Logger: logger, MappedSource: mapping != nil}
+	if mapping != nil {
+		deps.SourceSetup = &web.SourceSetup{Mapping: mapping, Live: liveSource, Publication: cfg.Publication, Slot: cfg.Slot}
+	}
 	if !webCfg.AuthOff {
 		deps.Access = access.NewService(db.Pool, logger, access.Options{})
 	}
@@ -254,16 +257,10 @@ func openStore(ctx context.Context, cfg *config, db *database, mapping *eventsto
 	if mapping == nil {
 		return eventstore.New(db.Pool), nil, nil
 	}
-	cat, err := mapping.Validate(ctx, db.Pool)
+	store, src, err := eventstore.OpenMapped(ctx, db.Pool, mapping)
 	if err == nil {
-		var store *eventstore.Store
-		if store, err = eventstore.NewMapped(db.Pool, mapping, cat); err == nil {
-			var src *eventstore.LiveSource
-			if src, err = eventstore.NewLiveSource(ctx, store, mapping, cat); err == nil {
-				logger.Info("reading a mapped event table", "table", cat.Table)
-				return store, src, nil
-			}
-		}
+		logger.Info("reading a mapped event table", "table", src.Tables[0].Qualified)
+		return store, src, nil
 	}
 	_, source, _ := configFile(cfg)
 	return nil, nil, fmt.Errorf("invalid source mapping in %s: %w", source, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // LiveSource is what the live consumer needs to read a source table's rows
@@ -258,12 +259,14 @@ func (s *Store) MissingIndexes(ctx context.Context, m *Mapping) ([]IndexAdvice, 
 		if has {
 			continue
 		}
-		quoted := make([]string, len(w.cols))
-		for i, c := range w.cols {
-			quoted[i] = pgx.Identifier{c}.Sanitize()
+		// quote_ident quotes only what needs it: the statement reads as a
+		// DBA would write it.
+		var cols string
+		if err := s.db.QueryRow(ctx, `SELECT string_agg(quote_ident(c), ', ' ORDER BY o) FROM unnest($1::text[]) WITH ORDINALITY u(c, o)`, w.cols).Scan(&cols); err != nil {
+			return nil, fmt.Errorf("eventstore: unable to quote column names: %w", err)
 		}
 		out = append(out, IndexAdvice{Columns: w.cols, SpeedsUp: w.speed,
-			Statement: "CREATE INDEX CONCURRENTLY ON " + s.sc.events + " (" + strings.Join(quoted, ", ") + ");"})
+			Statement: "CREATE INDEX CONCURRENTLY ON " + s.sc.events + " (" + cols + ");"})
 	}
 	return out, nil
 }
@@ -332,4 +335,23 @@ func (sc *schema) canonicalSelect() string {
 		parts = append(parts, sc.col("", c)+"::text")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// OpenMapped checks m against the catalog (Validate) and returns the
+// read-only store on the application's table and how the live consumer
+// decodes it.
+func OpenMapped(ctx context.Context, pool *pgxpool.Pool, m *Mapping) (*Store, *LiveSource, error) {
+	cat, err := m.Validate(ctx, pool)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := NewMapped(pool, m, cat)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := NewLiveSource(ctx, store, m, cat)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, src, nil
 }

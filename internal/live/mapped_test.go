@@ -1,10 +1,13 @@
 package live
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/ledger"
@@ -42,14 +45,7 @@ func startMapped(t *testing.T, sql, mapping, before string) *mappedLive {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := m.Validate(ctx, b.db.Pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.store, err = eventstore.NewMapped(b.db.Pool, m, cat); err != nil {
-		t.Fatal(err)
-	}
-	if b.src, err = eventstore.NewLiveSource(ctx, b.store, m, cat); err != nil {
+	if b.store, b.src, err = eventstore.OpenMapped(ctx, b.db.Pool, m); err != nil {
 		t.Fatal(err)
 	}
 	b.ledger = startLedger(t, b.db.Pool)
@@ -233,5 +229,103 @@ func TestMappedLiveSeed002(t *testing.T) {
 	}
 	if a := nextAlert(t, b.sub); a.Kind != "delete" || a.Rows != 1 {
 		t.Fatalf("alert %+v, want a delete alert", a)
+	}
+}
+
+// mappedSource reads the seed-000 table (sql: its DDL) through a store on
+// pool.
+func mappedSource(t *testing.T, db *pgtest.DB, sql string) (*eventstore.Store, *eventstore.LiveSource) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := db.Pool.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+	m, err := eventstore.ParseMapping([]byte(pgtest.Seed000Mapping))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, src, err := eventstore.OpenMapped(ctx, db.Pool, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, src
+}
+
+// A role that does not own the table (SELECT and REPLICATION only) may not
+// create the publication: Start says the exact statement, and once a DBA
+// ran it live works with that role.
+func TestMappedLiveWithoutOwnershipNamesTheStatement(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	if _, err := db.Pool.Exec(t.Context(), pgtest.Seed000SQL); err != nil {
+		t.Fatal(err)
+	}
+	_, conn := db.Role(t, "REPLICATION", `GRANT USAGE ON SCHEMA app TO %s; GRANT SELECT ON app.events TO %s; GRANT USAGE ON SCHEMA auditd TO %s`)
+	pool, err := pgxpool.New(t.Context(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	roDB := &pgtest.DB{Name: db.Name, ConnString: conn, Pool: pool}
+	_, src := mappedSource(t, roDB, `SELECT 1`)
+	if src.MayCreatePublications() {
+		t.Fatal("a role with SELECT only may create the publication?")
+	}
+	hub := NewHub(HubConfig{})
+	slot := testSlot()
+	c := NewConsumer(ConsumerConfig{ConnString: conn, Slot: slot, Source: src}, pool, hub, nil)
+	err = c.Start(t.Context())
+	var pubErr *PublicationError
+	if !errors.As(err, &pubErr) || len(pubErr.Statements) != 1 || pubErr.Statements[0] != `CREATE PUBLICATION "auditd_events" FOR TABLE app.events;` {
+		t.Fatalf("start: %v, want the CREATE PUBLICATION statement", err)
+	}
+	// The DBA runs it.
+	if _, err := db.Pool.Exec(t.Context(), pubErr.Statements[0]); err != nil {
+		t.Fatal(err)
+	}
+	startConsumer(t, pool, conn, slot, hub, func(cfg *ConsumerConfig) { cfg.Source = src })
+	sub, _ := hub.Subscribe(Filter{}, nil)
+	if _, err := db.Pool.Exec(t.Context(), `INSERT INTO app.events (aggregate_id, event_type, payload, version) VALUES ($1, 'WalletOpened', '{}', 1)`, mappedStream); err != nil {
+		t.Fatal(err)
+	}
+	if e := nextEvent(t, sub).Event; e.StreamID != mappedStream || e.Version != 1 {
+		t.Fatalf("live event %+v", e)
+	}
+}
+
+// A table without a replica identity is published for inserts and
+// truncates only: the application's UPDATE and DELETE still succeed, and
+// live still sees its inserts and a TRUNCATE.
+func TestMappedLiveTableWithoutPrimaryKey(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	_, src := mappedSource(t, db, strings.Replace(pgtest.Seed000SQL, "BIGSERIAL PRIMARY KEY", "BIGSERIAL NOT NULL", 1))
+	hub := NewHub(HubConfig{})
+	startConsumer(t, db.Pool, db.ConnString, testSlot(), hub, func(cfg *ConsumerConfig) { cfg.Source = src })
+	sub, _ := hub.Subscribe(Filter{}, nil)
+	ctx := t.Context()
+	var pub string
+	var upd, del, trunc bool
+	if err := db.Pool.QueryRow(ctx, `SELECT pubname, pubupdate, pubdelete, pubtruncate FROM pg_publication p JOIN pg_publication_tables t USING (pubname)
+		WHERE t.schemaname = 'app'`).Scan(&pub, &upd, &del, &trunc); err != nil {
+		t.Fatal(err)
+	}
+	if pub != "auditd_events_inserts" || upd || del || !trunc {
+		t.Fatalf("publication %s update=%t delete=%t truncate=%t", pub, upd, del, trunc)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO app.events (aggregate_id, event_type, payload, version) VALUES ($1, 'WalletOpened', '{}', 1)`, mappedStream); err != nil {
+		t.Fatal(err)
+	}
+	if e := nextEvent(t, sub).Event; e.StreamID != mappedStream {
+		t.Fatalf("live event %+v", e)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE app.events SET payload = '{"x": 1}'; DELETE FROM app.events`); err != nil {
+		t.Fatalf("the application's UPDATE/DELETE fail: %v", err)
+	}
+	if _, err := db.Pool.Exec(ctx, `TRUNCATE app.events`); err != nil {
+		t.Fatal(err)
+	}
+	if a := nextAlert(t, sub); a.Kind != "truncate" {
+		t.Fatalf("alert %+v, want the truncate (updates and deletes are not published)", a)
 	}
 }

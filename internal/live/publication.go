@@ -121,3 +121,40 @@ func quotedNames(names []string) []string {
 	}
 	return out
 }
+
+// SlotState is the replication slot as the server has it ("" Plugin: the
+// slot does not exist yet).
+type SlotState struct {
+	Name              string `json:"name"`
+	Exists            bool   `json:"exists"`
+	Active            bool   `json:"active"`
+	ConfirmedFlushLSN string `json:"confirmed_flush_lsn,omitempty"`
+	// RetainedBytes is the WAL the slot holds back from recycling.
+	RetainedBytes int64 `json:"retained_bytes"`
+	// Replication reports whether the connected role may stream (the
+	// REPLICATION attribute, or superuser).
+	Replication bool `json:"replication"`
+}
+
+// Slot reads the state of slot name and whether the role may replicate.
+func Slot(ctx context.Context, db eventstore.DB, name string) (SlotState, error) {
+	st := SlotState{Name: name}
+	if err := db.QueryRow(ctx, `SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&st.Replication); err != nil {
+		return st, fmt.Errorf("live: unable to read the role's attributes: %w", err)
+	}
+	var lsn *string
+	err := db.QueryRow(ctx, `
+		SELECT active, confirmed_flush_lsn::text, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint
+		FROM pg_replication_slots WHERE slot_name = $1`, name).Scan(&st.Active, &lsn, &st.RetainedBytes)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("live: unable to read replication slot %s: %w", name, err)
+	}
+	st.Exists = true
+	if lsn != nil {
+		st.ConfirmedFlushLSN = *lsn
+	}
+	return st, nil
+}
