@@ -226,6 +226,7 @@ func TestEveryRoleOnEveryRouteAndChannel(t *testing.T) {
 		{"GET /live/events", "/live/events", access.Support, []string{sse}, 200},
 		{"GET /live", "/live", access.Engineer, []string{html, js}, 200},
 		{"GET /alerts", "/alerts", access.Engineer, []string{html, js}, 200},
+		{"GET /setup/source", "/setup/source", access.Engineer, []string{html, js}, 200},
 		{"GET /projections", "/projections", access.Engineer, []string{html, js}, 200},
 		{"GET /projections/:name", "/projections/wallet_balances", access.Engineer, []string{html, js}, 200},
 		{"GET /projections/:name/drift", "/projections/wallet_balances/drift", access.Engineer, []string{html, js}, 200},

@@ -51,6 +51,8 @@ func (s *Server) routes() {
 	s.get("/live", access.Engineer, s.showLive)
 	s.get("/live/events", access.Support, s.liveEvents)
 	s.get("/alerts", access.Engineer, s.showAlerts)
+	// What a DBA runs for a mapped source: publication, indexes; the slot.
+	s.get("/setup/source", access.Engineer, s.showSetupSource)
 
 	// Projections: lag panels, history, drift checks, per-stream status.
 	s.get("/projections", access.Engineer, s.showProjections)

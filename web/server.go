@@ -58,6 +58,9 @@ type Deps struct {
 	MappedSource bool
 	// Banners are the header banners pages show; nil: none.
 	Banners *BannerRefresher
+	// SourceSetup describes a mapped source for /setup/source (nil:
+	// auditd's own table, nothing to set up).
+	SourceSetup *SourceSetup
 
 	// Time travel.
 	// TimeTravel folds states with the configured reducers and snapshots;

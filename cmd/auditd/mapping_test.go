@@ -66,8 +66,8 @@ func TestServeOnMappedTableCreatesNothingInTheirSchema(t *testing.T) {
 		t.Fatalf("schema app does not hold the seed table: %s", before)
 	}
 	file := writeConfig(t, pgtest.Seed000Mapping)
-	// Live stays on: serve must start without the consumer, not fail.
-	url := startCommand(t, "serve", "--database-url", db.ConnString, "--config", file, "--listen", "127.0.0.1:0", "--auth=off")
+	// Without live: no publication either (mapped_live_test.go runs live).
+	url := startCommand(t, "serve", "--database-url", db.ConnString, "--config", file, "--listen", "127.0.0.1:0", "--auth=off", "--no-live")
 	var timeline struct {
 		Stream struct {
 			StreamType string `json:"stream_type"`

@@ -63,7 +63,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	if n > 0 {
 		logger.Info("applied migrations", "count", n)
 	}
-	store, err := openStore(ctx, cfg, db, mapping, logger)
+	store, liveSource, err := openStore(ctx, cfg, db, mapping, logger)
 	if err != nil {
 		return err
 	}
@@ -74,6 +74,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 
 	deps := web.Deps{Pool: db.Pool, Store: store, Logger: logger, MappedSource: mapping != nil}
+	if mapping != nil {
+		deps.SourceSetup = &web.SourceSetup{Mapping: mapping, Live: liveSource, Publication: cfg.Publication, Slot: cfg.Slot}
+	}
 	if !webCfg.AuthOff {
 		deps.Access = access.NewService(db.Pool, logger, access.Options{})
 	}
@@ -123,12 +126,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		logger.Info("pruned the snapshots of earlier reducers", "count", n)
 	}
 
-	// Live: the replication consumer and its hub. The consumer decodes
-	// auditd's own events table only, so a mapped source runs without it.
-	if !cfg.NoLive && mapping != nil {
-		logger.Warn("live updates are off: the live consumer does not read a mapped source table yet", "table", mapping.Source.Table)
-	}
-	if !cfg.NoLive && mapping == nil {
+	// Live: the replication consumer and its hub, on auditd's own events
+	// table or the mapped one (liveSource).
+	if !cfg.NoLive {
 		hub := live.NewHub(live.HubConfig{WindowBytes: cfg.LiveWindowBytes, BufferBytes: cfg.LiveBufferBytes, LargeEvent: cfg.LiveLargeEvent})
 		alerts := live.NewAlerts(db.Pool)
 		// The witness ledger: the consumer confirms the slot only up to
@@ -143,8 +143,15 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		backfill := ledger.NewBackfill(store, ledger.NewStore(db.Pool), witness)
 		consumer := live.NewConsumer(live.ConsumerConfig{
 			ConnString: db.URL, Publication: cfg.Publication, Slot: cfg.Slot, Ledger: witness, Backfill: backfill, Logger: logger,
+			Source: liveSource,
 		}, db.Pool, hub, alerts)
-		if err := consumer.Start(ctx); err != nil {
+		var pubErr *live.PublicationError
+		if err := consumer.Start(ctx); errors.As(err, &pubErr) {
+			// Everything but live works meanwhile; the setup page shows
+			// the same statements.
+			logger.Warn("live updates are off until a DBA creates the publication", "reason", pubErr.Reason,
+				"statements", strings.Join(pubErr.Statements, " "))
+		} else if err != nil {
 			// The dashboard is still useful without live updates (a
 			// database without wal_level=logical, or without the rights).
 			logger.Warn("live updates are off", "error", err)
@@ -174,11 +181,10 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		banners = append(banners, web.AlertBanners(alerts))
 	}
 
-	// Projections: lag monitor, history sampler, drift checks. They read
-	// auditd's own checkpoints table; on a mapped source they are off.
-	if mapping != nil {
-		logger.Warn("projection lag and drift checks are off: they do not read a mapped source yet", "table", mapping.Source.Table)
-	} else {
+	// Projections: lag monitor, history sampler, drift checks, reading the
+	// checkpoints and events through the store (a mapped source's
+	// checkpoints section, when it has one).
+	{
 		driftCfg, err := projections.ParseDrift(ttCfg)
 		if err != nil {
 			return err
@@ -189,6 +195,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 				LagSeconds: cfg.LagSecondsWarn, RetainedWAL: cfg.RetainedWALWarn,
 			},
 			Declared: driftCfg.Names(),
+			Store:    store,
 		})
 		sampler := projections.NewSampler(mon, logger, cfg.HistoryInterval, cfg.HistoryRetention)
 		if err := sampler.Start(ctx); err != nil {
@@ -196,7 +203,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		}
 		stops = append(stops, sampler.Stop)
 		if driftCfg != nil && len(driftCfg.Mappings) > 0 {
-			drift := projections.NewDrift(db.Pool, driftCfg, logger)
+			drift := projections.NewDriftOn(store, driftCfg, logger)
 			// A mapping naming a missing table or column stops start-up
 			// with a message naming them.
 			if err := drift.Start(ctx); err != nil {
@@ -246,21 +253,19 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 
 // openStore is the event store serve reads: auditd's own events table, or
 // the application's table a source mapping describes, checked against the
-// catalog so that a wrong name stops start-up with the key at fault.
-func openStore(ctx context.Context, cfg *config, db *database, mapping *eventstore.Mapping, logger *slog.Logger) (*eventstore.Store, error) {
+// catalog so that a wrong name stops start-up with the key at fault. The
+// live source is how the consumer decodes that table (nil: auditd's own).
+func openStore(ctx context.Context, cfg *config, db *database, mapping *eventstore.Mapping, logger *slog.Logger) (*eventstore.Store, *eventstore.LiveSource, error) {
 	if mapping == nil {
-		return eventstore.New(db.Pool), nil
+		return eventstore.New(db.Pool), nil, nil
 	}
-	cat, err := mapping.Validate(ctx, db.Pool)
+	store, src, err := eventstore.OpenMapped(ctx, db.Pool, mapping)
 	if err == nil {
-		var store *eventstore.Store
-		if store, err = eventstore.NewMapped(db.Pool, mapping, cat); err == nil {
-			logger.Info("reading a mapped event table", "table", cat.Table)
-			return store, nil
-		}
+		logger.Info("reading a mapped event table", "table", src.Tables[0].Qualified)
+		return store, src, nil
 	}
 	_, source, _ := configFile(cfg)
-	return nil, fmt.Errorf("invalid source mapping in %s: %w", source, err)
+	return nil, nil, fmt.Errorf("invalid source mapping in %s: %w", source, err)
 }
 
 // loadReducers parses the reducers file (--config, or the demo's built-in

@@ -26,12 +26,7 @@ type CanonicalEvent struct {
 	RecordedAt    []byte
 }
 
-// canonicalSelect is the select list of a CanonicalEvent, each value cast to
-// its text output.
-const canonicalSelect = `position, xmin::text::bigint, stream_id::text, version::text, event_type::text, schema_version::text,
-	payload::text, metadata::text, recorded_at::text`
-
-// ScanCanonical runs fn on every row of the native events table whose
+// ScanCanonical runs fn on every row of the event table whose
 // position is in (after, upTo] (upTo 0: no bound), in position order, in one
 // read-only transaction whose text output settings are fixed. With a
 // snapshot name (one exported by CREATE_REPLICATION_SLOT) the rows read are
@@ -43,22 +38,26 @@ func (s *Store) ScanCanonical(ctx context.Context, snapshot string, after, upTo 
 	return s.readCanonical(ctx, snapshot, func(tx pgx.Tx) error {
 		if start != nil {
 			var last int64
-			if err := tx.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM public.events`).Scan(&last); err != nil {
+			if err := tx.QueryRow(ctx, s.sc.expand(`SELECT coalesce(max({position}), 0) FROM {events}`)).Scan(&last); err != nil {
 				return fmt.Errorf("eventstore: unable to read the last position: %w", err)
 			}
 			start(last)
 		}
-		return scanCanonical(ctx, tx, fn, `SELECT `+canonicalSelect+` FROM public.events
-			WHERE position > $1 AND ($2 = 0 OR position <= $2) ORDER BY position`, after, upTo)
+		return scanCanonical(ctx, tx, fn, `SELECT `+s.sc.canonicalSelect()+s.sc.expand(` FROM {events}
+			WHERE {position} > $1 AND ($2 = 0 OR {position} <= $2) ORDER BY {position}`), after, upTo)
 	})
 }
 
-// ScanStreamCanonical runs fn on every event of one stream of the native
-// events table, in version order.
+// ScanStreamCanonical runs fn on every event of one stream, in version
+// order (position order: the same, and index-served when versions are
+// numbered).
 func (s *Store) ScanStreamCanonical(ctx context.Context, streamID string, fn func(*CanonicalEvent) error) error {
+	if !s.sc.accept("stream_id", streamID) {
+		return nil
+	}
 	return s.readCanonical(ctx, "", func(tx pgx.Tx) error {
-		return scanCanonical(ctx, tx, fn, `SELECT `+canonicalSelect+` FROM public.events
-			WHERE stream_id = $1 ORDER BY version`, streamID)
+		return scanCanonical(ctx, tx, fn, `SELECT `+s.sc.canonicalSelect()+s.sc.expand(` FROM {events}
+			WHERE {stream_id} = $1{cast:stream_id} ORDER BY {position}`), streamID)
 	})
 }
 

@@ -48,7 +48,11 @@ type ConsumerConfig struct {
 	// temporary file in SpillDir ("" is the system's) (txspool.go).
 	TxMemory int64
 	SpillDir string
-	Logger   *slog.Logger
+	// Source is the event table the consumer decodes; nil is auditd's own
+	// (events and projection_checkpoints in public). A mapped table is
+	// read through its column names (eventstore.NewLiveSource).
+	Source *eventstore.LiveSource
+	Logger *slog.Logger
 }
 
 // ledgerShutdownWait is how long the consumer waits, when PostgreSQL asks
@@ -109,6 +113,12 @@ type Consumer struct {
 	// back-fill has read it; nil when there is nothing to back-fill.
 	backfillConn     *pgconn.PgConn
 	backfillSnapshot string
+
+	// publications are the names the consumer streams (one, or two when a
+	// table without a replica identity is published for inserts only).
+	publications []string
+	// versions numbers the events of a table without per-stream versions.
+	versions eventstore.VersionCache
 }
 
 // NewConsumer returns a consumer; nothing happens until Start.
@@ -132,7 +142,10 @@ func NewConsumer(cfg ConsumerConfig, pool *pgxpool.Pool, hub *Hub, alerts *Alert
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Consumer{cfg: cfg, pool: pool, hub: hub, alerts: alerts,
+	if cfg.Source == nil {
+		cfg.Source = eventstore.NativeLiveSource(nil)
+	}
+	c := &Consumer{cfg: cfg, pool: pool, hub: hub, alerts: alerts, publications: []string{cfg.Publication},
 		logger: logger.With("component", "live", "slot", cfg.Slot)}
 	c.stats.Slot, c.stats.Publication = cfg.Slot, cfg.Publication
 	return c
@@ -201,8 +214,12 @@ func (c *Consumer) Stop() {
 }
 
 // ensurePublication creates the publication on events and
-// projection_checkpoints when it does not exist.
+// projection_checkpoints when it does not exist; on a mapped table, the
+// publications its tables need (ensureMappedPublications).
 func (c *Consumer) ensurePublication(ctx context.Context) error {
+	if len(c.cfg.Source.Tables) > 0 {
+		return c.ensureMappedPublications(ctx)
+	}
 	var exists bool
 	if err := c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, c.cfg.Publication).Scan(&exists); err != nil {
 		return fmt.Errorf("live: unable to look up publication: %w", err)
@@ -359,7 +376,7 @@ func (c *Consumer) stream(ctx context.Context) error {
 
 	opts := pglogrepl.StartReplicationOptions{PluginArgs: []string{
 		"proto_version '1'",
-		"publication_names '" + strings.ReplaceAll(c.cfg.Publication, "'", "''") + "'",
+		"publication_names '" + strings.ReplaceAll(strings.Join(quotedNames(c.publications), ","), "'", "''") + "'",
 	}}
 	// LSN 0: the server resumes at the slot's confirmed flush position.
 	if err := pglogrepl.StartReplication(ctx, conn, c.cfg.Slot, 0, opts); err != nil {
@@ -481,7 +498,7 @@ func (c *Consumer) handle(ctx context.Context, xld pglogrepl.XLogData, rels map[
 	}
 	switch m := m.(type) {
 	case *pglogrepl.RelationMessage:
-		rels[m.RelationID] = newRelation(m, "events", "projection_checkpoints")
+		rels[m.RelationID] = newRelation(m, c.cfg.Source)
 	case *pglogrepl.BeginMessage:
 		tx.active, tx.commitLSN, tx.xid = true, uint64(m.FinalLSN), m.Xid
 		tx.witnessed, tx.lags, tx.tamper = nil, tx.lags[:0], nil
@@ -500,11 +517,18 @@ func (c *Consumer) handle(ctx context.Context, xld pglogrepl.XLogData, rels map[
 				c.logger.Error("live: unable to decode event", "lsn", xld.WALStart, "error", err)
 				return nil
 			}
+			if c.cfg.Source.NumberedVersions {
+				// pgoutput sends a transaction after its commit: the
+				// count the read path makes already holds this row.
+				if e.Version, err = c.cfg.Source.Number(ctx, &c.versions, e.StreamID, e.Position); err != nil {
+					return fmt.Errorf("live: %w", err)
+				}
+			}
 			if err := tx.events.add(e); err != nil {
 				return err
 			}
 			if c.cfg.Ledger != nil {
-				ce := r.canonicalEvent(m.Tuple)
+				ce := r.canonicalEvent(m.Tuple, &e)
 				tx.witnessed = append(tx.witnessed, ledger.Event{Position: e.Position, StreamID: e.StreamID, Version: e.Version, Hash: ledger.HashEvent(&ce)})
 			}
 		case relCheckpoints:
@@ -563,8 +587,13 @@ func (c *Consumer) addTamper(tx *txState, kind string, r *relation, t *pglogrepl
 		tx.tamper[kind] = a
 	}
 	a.Rows += rows
+	// Rows changed or gone change the numbering of a table without
+	// per-stream versions.
+	c.versions.Forget()
+	// A DELETE carries only the replica identity's columns: the position
+	// is listed when it is one of them.
 	if t != nil && len(a.Positions) < maxAlertPositions {
-		if p, err := r.int64Col(t, "position"); err == nil {
+		if p, err := r.int64Col(t, r.event("position")); err == nil {
 			a.Positions = append(a.Positions, p)
 		}
 	}

@@ -60,15 +60,23 @@ type Drift struct {
 	jobs   jobList
 }
 
-// NewDrift returns a checker for cfg, folding with cfg's reducers.
+// NewDrift returns a checker for cfg, folding with cfg's reducers, on
+// auditd's own events table in pool.
 func NewDrift(pool *pgxpool.Pool, cfg *DriftConfig, logger *slog.Logger) *Drift {
+	return NewDriftOn(eventstore.New(pool), cfg, logger)
+}
+
+// NewDriftOn is NewDrift reading events and checkpoints through store (the
+// one mapped store on an application's table); the read models are in the
+// same database.
+func NewDriftOn(store *eventstore.Store, cfg *DriftConfig, logger *slog.Logger) *Drift {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg == nil {
 		cfg = &DriftConfig{Mappings: map[string]*DriftMapping{}}
 	}
-	return &Drift{pool: pool, store: eventstore.New(pool), cfg: cfg, folder: timetravel.NewFolder(cfg.cfg), logger: logger,
+	return &Drift{pool: store.Pool(), store: store, cfg: cfg, folder: timetravel.NewFolder(cfg.cfg), logger: logger,
 		jobs: jobList{byID: map[string]*Job{}}}
 }
 

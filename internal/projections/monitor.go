@@ -71,17 +71,22 @@ type Options struct {
 	// configuration); one without a checkpoint row is shown as never having
 	// written instead of being silently absent.
 	Declared []string
+	// Store is the event store the events, the checkpoints and the slots
+	// are read from: the one mapped store on an application's table. nil:
+	// auditd's own tables in the monitor's pool.
+	Store *eventstore.Store
 }
 
 // Monitor computes projection panels. It is safe for concurrent use.
 type Monitor struct {
-	pool   *pgxpool.Pool     // auditd's own tables (lag samples) and the slots
-	store  *eventstore.Store // events and checkpoints
+	pool   *pgxpool.Pool     // auditd's own tables (lag samples)
+	store  *eventstore.Store // events, checkpoints, and (its database's) slots
 	logger *slog.Logger
 	opts   Options
 }
 
-// NewMonitor returns a Monitor reading from pool.
+// NewMonitor returns a Monitor keeping its samples in pool (auditd's own
+// schema) and reading events and checkpoints through opts.Store.
 func NewMonitor(pool *pgxpool.Pool, logger *slog.Logger, opts Options) *Monitor {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -98,7 +103,11 @@ func NewMonitor(pool *pgxpool.Pool, logger *slog.Logger, opts Options) *Monitor 
 	if opts.IdleAfter <= 0 {
 		opts.IdleAfter = time.Minute
 	}
-	return &Monitor{pool: pool, store: eventstore.New(pool), logger: logger, opts: opts}
+	store := opts.Store
+	if store == nil {
+		store = eventstore.New(pool)
+	}
+	return &Monitor{pool: pool, store: store, logger: logger, opts: opts}
 }
 
 // Now is the monitor's clock.

@@ -59,11 +59,12 @@ func (m *Monitor) recentSamples(ctx context.Context, since time.Time) (map[strin
 	return out, nil
 }
 
-// slots reads the logical replication slots of the current database. WAL
+// slots reads the logical replication slots of the event table's database
+// (auditd's own tables may be in another). WAL
 // retained is measured from restart_lsn (what the server must keep), not
 // from confirmed_flush_lsn.
 func (m *Monitor) slots(ctx context.Context) ([]Slot, error) {
-	rows, err := m.pool.Query(ctx, `
+	rows, err := m.store.Pool().Query(ctx, `
 		SELECT slot_name, coalesce(plugin, ''), active, confirmed_flush_lsn::text,
 		       pg_wal_lsn_diff(
 		           CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END,
