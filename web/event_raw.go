@@ -34,6 +34,7 @@ func (s *Server) showEventRaw(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.maskEvent(&ev)
 	name := "event-" + views.I64(ev.Position)
 	if part != "" {
 		name += "-" + part

@@ -21,6 +21,7 @@ import (
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
+	"github.com/auditd/auditd/internal/pii"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/timetravel"
 )
@@ -80,6 +81,10 @@ type Deps struct {
 	// LiveLinger is how long an SSE client's writer waits after an event
 	// for the rest of its burst before flushing (default 1 ms; negative: 0).
 	LiveLinger time.Duration
+
+	// PII is the masking policy (the configuration's "pii" section): every
+	// page masks its result with it; nil masks nothing.
+	PII *pii.Policy
 
 	// Access checks sign-ins, sessions and tokens; nil with sign-in on:
 	// New builds one on Pool.

@@ -121,6 +121,7 @@ func (s *Server) showTimeline(c echo.Context) error {
 			return err
 		}
 		r.steps = s.eventSteps(st, events)
+		s.maskSteps(r.steps)
 	}
 	return s.renderResult(c, http.StatusOK, info.StreamID, "streams", r)
 }
