@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/pgtest"
@@ -181,5 +183,94 @@ func TestPIIPolicyErrorNamesTheKey(t *testing.T) {
 	}
 	if _, err := pii.Parse(cfg); err == nil || !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), "pii.Wallet.state[0]") {
 		t.Fatalf("bad pointer: %v", err)
+	}
+}
+
+func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
+	t.Parallel()
+	ab := authSetup(t, authConfig, access.Options{})
+	ab.server.deps.PII = piiPolicy(t) // before any request
+	evs := piiEvents(ab.bundle)
+	opened := evs[0].Position
+	compliance := ab.signIn("compliance")
+	reveal := func(u *user, form url.Values, header http.Header) (*http.Response, string) {
+		t.Helper()
+		form.Set("_csrf", u.csrf())
+		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+		for k, v := range header {
+			h[k] = v
+		}
+		return u.do(http.MethodPost, "/streams/wallet-p/reveal", strings.NewReader(form.Encode()), h)
+	}
+	asJSON := http.Header{"Accept": {"application/json"}}
+
+	// The state's owner at version 3, as JSON.
+	resp, body := reveal(compliance, url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/owner"}, "reason": {"ticket 4711: owner asked"}}, asJSON)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"name":"Yuri Vex"`) || !strings.Contains(body, `"pointer":"/owner"`) ||
+		resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("reveal the state's owner: %d %s", resp.StatusCode, body)
+	}
+	// An event's payload field, as the htmx fragment replacing the mask.
+	resp, body = reveal(compliance, url.Values{"scope": {"payload"}, "position": {fmt.Sprint(opened)}, "pointer": {"/owner/email"}, "reason": {"chargeback"}},
+		http.Header{"HX-Request": {"true"}, "Accept": {"text/html"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `data-testid="pii-revealed"`) || !strings.Contains(body, "zq@example.org") {
+		t.Fatalf("reveal a payload field: %d %s", resp.StatusCode, body)
+	}
+
+	// Refusals: no reason, a field that is not masked, an event of
+	// another stream, a bad scope; support and engineer may not reveal.
+	other := ab.append("wallet-q", "Wallet", ev("WalletOpened", `{"owner": "Quentin"}`, `{}`))
+	for _, c := range []struct {
+		form url.Values
+		want int
+		says string
+	}{
+		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/owner"}}, 400, "reason is required"},
+		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/owner"}, "reason": {"   "}}, 400, "reason is required"},
+		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/currency"}, "reason": {"r"}}, 400, "not masked"},
+		{url.Values{"scope": {"payload"}, "position": {fmt.Sprint(other[0].Position)}, "pointer": {"/owner"}, "reason": {"r"}}, 404, "not an event of this stream"},
+		{url.Values{"scope": {"blame"}, "pointer": {"/owner"}, "reason": {"r"}}, 400, "not state, payload or metadata"},
+		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"owner"}, "reason": {"r"}}, 400, "not a JSON pointer"},
+	} {
+		if resp, body := reveal(compliance, c.form, asJSON); resp.StatusCode != c.want || !strings.Contains(body, c.says) {
+			t.Errorf("reveal %v: %d %s, want %d saying %q", c.form, resp.StatusCode, body, c.want, c.says)
+		}
+	}
+	for _, name := range []string{"support", "engineer"} {
+		resp, body := reveal(ab.signIn(name), url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/owner"}, "reason": {"curious"}}, asJSON)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "needs the compliance role") || strings.Contains(body, "Yuri") {
+			t.Errorf("%s reveals: %d %s", name, resp.StatusCode, body)
+		}
+	}
+
+	// Exactly the two reveals are in the access log, with their reason
+	// and what was revealed.
+	rows, err := ab.db.Pool.Query(t.Context(), `SELECT user_name, role, stream_id, event_key, view_window, reason, filters->>'scope'
+		FROM auditd.access_log WHERE kind = 'reveal' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var u, r, s, e, w, reason, scope string
+		if err := rows.Scan(&u, &r, &s, &e, &w, &reason, &scope); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.Join([]string{u, r, s, e, w, reason, scope}, "|"))
+	}
+	rows.Close()
+	want := []string{"compliance|compliance|wallet-p||/owner|ticket 4711: owner asked|state",
+		fmt.Sprintf("compliance|compliance|wallet-p|%d|/owner/email|chargeback|payload", opened)}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("reveals logged:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Support sees the placeholder without a reveal form; compliance with one.
+	for name, forms := range map[string]int{"support": 0, "compliance": 1} {
+		_, body := ab.signIn(name).do(http.MethodGet, "/streams/wallet-p/state", nil, http.Header{"Accept": {"text/html"}})
+		noSecrets(t, "the state page as "+name, body)
+		if got := strings.Count(body, `data-testid="pii-reveal"`); got != forms {
+			t.Errorf("state page as %s: %d reveal forms, want %d", name, got, forms)
+		}
 	}
 }
