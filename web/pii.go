@@ -15,6 +15,7 @@ import (
 	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/pii"
+	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/timetravel"
 	"github.com/auditd/auditd/views"
 )
@@ -250,4 +251,26 @@ func (s *Server) maskDetail(r *eventDetailResult) {
 		s.maskEvent(&r.effects[i].Event)
 	}
 	s.maskEvents(r.correlated)
+}
+
+// maskDrift is drift results of streamType with the values of masked
+// fields masked on both sides: the read model holds the same personal
+// data as the state it is compared with. The fields stay listed (that
+// they differ is what the page is for). A copy: jobs keep their results.
+func (s *Server) maskDrift(streamType string, drifted []projections.StreamDrift) []projections.StreamDrift {
+	list := s.deps.PII.StatePointers(streamType)
+	if len(list) == 0 {
+		return drifted
+	}
+	out := make([]projections.StreamDrift, len(drifted))
+	for i, d := range drifted {
+		d.Fields = append([]projections.FieldDiff(nil), d.Fields...)
+		for j, f := range d.Fields {
+			if p, err := timetravel.ParsePointer(f.Pointer); err != nil || pii.IsMasked(list, p) {
+				d.Fields[j].Expected, d.Fields[j].Actual = pii.Mask, pii.Mask
+			}
+		}
+		out[i] = d
+	}
+	return out
 }
