@@ -173,6 +173,45 @@ func TestPIIIsMaskedInTheLiveFeed(t *testing.T) {
 	}
 	noSecrets(t, "the live HTML fragment", htmlFeed.nextEvent(t).Data)
 	noSecrets(t, "the live JSON frame", jsonFeed.nextEvent(t).Data)
+	// The /live page's newest events come from the same window.
+	for _, accept := range []string{"text/html", "application/json"} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, st.http.URL+"/live", nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noSecrets(t, "/live as "+accept, readAll(t, resp.Body))
+		resp.Body.Close()
+	}
+}
+
+// A masked actor is masked where auditd shows who did what (event rows,
+// blame, changes) and cannot be searched for.
+func TestPIIMaskedActor(t *testing.T) {
+	t.Parallel()
+	cfg, err := timetravel.ParseConfig([]byte(`{"pii": {"Wallet": {"metadata": ["/actor"]}}}`), "pii.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pii.Parse(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := setup(t, func(d *Deps) { d.PII = p })
+	b.append("wallet-a", "Wallet", ev("WalletOpened", `{"currency": "EUR"}`, `{"actor": "Zelda Quux"}`), ev("MoneyDeposited", `{"amount": 5}`, `{"actor": "Zelda Quux"}`))
+	for _, path := range []string{"/streams/wallet-a", "/streams/wallet-a/state", "/streams/wallet-a/diff?from=v:0&to=v:2", "/events"} {
+		for _, accept := range []string{"text/html", "application/json"} {
+			rec := b.get(path, accept)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("GET %s: %d", path, rec.Code)
+			}
+			noSecrets(t, path+" as "+accept, rec.Body.String())
+		}
+	}
+	if rec := b.get("/streams?actor=Zelda+Quux", "application/json"); rec.Code != http.StatusBadRequest {
+		t.Errorf("search by a masked actor: %d %s", rec.Code, rec.Body)
+	}
 }
 
 func TestPIIPolicyErrorNamesTheKey(t *testing.T) {
