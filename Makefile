@@ -33,6 +33,7 @@ FUZZ_TARGETS := \
 	./internal/eventstore:FuzzParseMapping \
 	./internal/timetravel:FuzzDecimal \
 	./internal/projections:FuzzParseDrift \
+	./internal/pii:FuzzParseAndMask \
 	./web:FuzzParseTime \
 	./web:FuzzParseOffset \
 	./web:FuzzParseMoment \

@@ -23,6 +23,9 @@ type EventsVM struct {
 type EventDetailVM struct {
 	Row     EventRow
 	EventID string
+	// Masked are the placeholders of its masked payload and metadata
+	// fields (shown masked in the row).
+	Masked []MaskVM
 	// Causes are the causation chain upwards, root first; Effects the
 	// events it caused, breadth first, with their depth.
 	Causes  []ChainItem

@@ -48,6 +48,8 @@ type StateRow struct {
 	Value string // compact JSON of a leaf
 	Size  int    // members or elements of a container
 	Blame *BlameVM
+	// Mask is set when the leaf is a masked value: its placeholder.
+	Mask *MaskVM
 }
 
 // BlameVM is the event that last set a leaf.

@@ -235,6 +235,8 @@ func TestEveryRoleOnEveryRouteAndChannel(t *testing.T) {
 		{"GET /streams/:id/projections", "/streams/wallet-1/projections", access.Engineer, []string{html, js}, 200},
 		{"GET /streams/:id/export.csv", "/streams/wallet-1/export.csv", access.Compliance, []string{csv, html}, 200},
 		{"GET /streams/:id/export.json", "/streams/wallet-1/export.json", access.Compliance, []string{js}, 200},
+		// An empty form: allowed, and refused for want of a reason.
+		{"POST /streams/:id/reveal", "/streams/wallet-1/reveal", access.Compliance, []string{form}, 400},
 	}
 
 	// The table covers every route the router has that needs a role.

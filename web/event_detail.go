@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/pii"
 	"github.com/auditd/auditd/views"
 )
 
@@ -18,6 +19,8 @@ type eventDetailJSON struct {
 	Effects             []eventstore.CausedEvent `json:"effects"`
 	Correlated          []eventstore.Event       `json:"correlated"`
 	CorrelatedTruncated bool                     `json:"correlated_truncated"`
+	// Masked are the pointers masked in its payload and metadata.
+	Masked *pii.Masked `json:"masked,omitempty"`
 }
 
 // showEvent is one event: payload (stored and upcast), metadata, what it
@@ -63,7 +66,9 @@ func (s *Server) showEvent(c echo.Context) error {
 		return err
 	}
 	r := eventDetailResult{step: s.eventSteps(st, []eventstore.Event{ev})[0],
-		causes: causes, effects: effects, correlated: correlated, truncated: truncated}
+		causes: causes, effects: effects, correlated: correlated, truncated: truncated,
+		marks: placeholdersFor(c, ev.StreamID)}
+	s.maskDetail(&r)
 	return s.renderResult(c, http.StatusOK, "Event "+eventRow(&ev, false, noBudget()).Label(), "events", r)
 }
 
@@ -87,6 +92,8 @@ type eventDetailResult struct {
 	causes, effects []eventstore.CausedEvent
 	correlated      []eventstore.Event
 	truncated       bool
+	masked          pii.Masked   // the event's masked pointers
+	marks           placeholders // their placeholders
 }
 
 func (r eventDetailResult) toJSON() any {
@@ -94,6 +101,9 @@ func (r eventDetailResult) toJSON() any {
 		Correlated: r.correlated, CorrelatedTruncated: r.truncated}
 	if data.Correlated == nil {
 		data.Correlated = []eventstore.Event{}
+	}
+	if r.masked.Any() {
+		data.Masked = &r.masked
 	}
 	return data
 }
@@ -104,6 +114,8 @@ func (r eventDetailResult) toView(chrome views.Chrome) templ.Component {
 	vm.CorrelationID = vm.Row.CorrelationID
 	vm.Row.ShowStream = true
 	vm.Row.Expanded = true // the page is about this event: show its payload
+	vm.Masked = append(r.marks.masks(eventScope(ev.Position, pii.PartPayload), r.masked.Payload),
+		r.marks.masks(eventScope(ev.Position, pii.PartMetadata), r.masked.Metadata)...)
 	for i := len(r.causes) - 1; i >= 0; i-- {
 		vm.Causes = append(vm.Causes, chainItem(&r.causes[i].Event, r.causes[i].Depth, false))
 	}

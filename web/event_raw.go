@@ -21,6 +21,7 @@ func (s *Server) showEventRaw(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.maskEvent(&ev)
 	name := "event-" + ev.Ref()
 	if part != "" {
 		name += "-" + part

@@ -68,6 +68,9 @@ func (s *Server) listEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.refuseMaskedFilters(f.StreamType, f.eventFilters); err != nil {
+		return err
+	}
 	if err := exclusive(c, "before", "after"); err != nil {
 		return err
 	}
@@ -103,6 +106,7 @@ func (s *Server) listEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.maskEvents(events)
 	more := len(events) > limit
 	if more {
 		events = events[:limit]

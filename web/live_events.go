@@ -340,9 +340,9 @@ func (s *Server) sseBuilder(ctx context.Context, slot int) func(*live.Message) [
 		switch m.Kind {
 		case live.KindEvent:
 			if slot == frameJSON {
-				data, err = json.Marshal(liveEvent(m))
+				data, err = json.Marshal(s.liveEvent(m))
 			} else {
-				row := liveEventRow(m)
+				row := s.liveEventRow(m)
 				row.New = true
 				var buf bytes.Buffer
 				err = views.EventRowItem(row).Render(ctx, &buf)
@@ -422,8 +422,8 @@ type liveEventJSON struct {
 	Href         string `json:"href,omitempty"`
 }
 
-func liveEvent(m *live.Message) liveEventJSON {
-	j := liveEventJSON{Event: m.Event}
+func (s *Server) liveEvent(m *live.Message) liveEventJSON {
+	j := liveEventJSON{Event: s.maskedEvent(m.Event)}
 	if m.Large {
 		j.Truncated, j.PayloadBytes = true, m.PayloadBytes
 		j.Href = "/events/" + strconv.FormatInt(m.Event.Position, 10)
@@ -433,8 +433,8 @@ func liveEvent(m *live.Message) liveEventJSON {
 
 // liveEventRow is the row of a live event: the compact one, linking to the
 // event page, when the hub kept it without its data.
-func liveEventRow(m *live.Message) views.EventRow {
-	row := eventRow(m.Event, true, newPageBudget(maxPreview))
+func (s *Server) liveEventRow(m *live.Message) views.EventRow {
+	row := eventRow(s.maskedEvent(m.Event), true, newPageBudget(maxPreview))
 	if m.Large {
 		row.LargeBytes = m.PayloadBytes
 	}

@@ -45,6 +45,7 @@ func (s *Server) showOverview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.maskEvents(newest)
 
 	return s.renderResult(c, http.StatusOK, "Overview", "overview", overviewOf(head, counts, newest))
 }

@@ -57,6 +57,7 @@ func (s *Server) showDrift(c echo.Context) error {
 	if err != nil {
 		return projectionError(name, err)
 	}
+	rep.Drifted = s.maskDrift(m.StreamType, rep.Drifted)
 	vm := views.DriftVM{Projection: name, StreamType: m.StreamType, Table: m.Table, Checkpoint: rep.Checkpoint, Checked: rep.Checked, Drifted: driftStreams(rep.Drifted), At: rep.At}
 	for _, p := range m.Pointers() {
 		vm.Fields = append(vm.Fields, views.DriftField{Pointer: p, Column: m.Fields[p]})
@@ -109,6 +110,9 @@ func (s *Server) showDriftJob(c echo.Context) error {
 	job, err := s.deps.Drift.Job(c.Param("id"))
 	if err != nil || job.Projection != name {
 		return notFound("No drift job “%s” for projection “%s”.", capEchoed(c.Param("id")), capEchoed(name))
+	}
+	if m, err := s.deps.Drift.Mapping(name); err == nil {
+		job.Drifted = s.maskDrift(m.StreamType, job.Drifted)
 	}
 	if wantsJSON(c) {
 		return c.JSON(http.StatusOK, job)

@@ -40,6 +40,8 @@ func (s *Server) routes() {
 	s.get("/streams/:id/export.json", access.Compliance, s.exportJSON)
 	s.get("/streams/:id/state", access.Support, s.showState)
 	s.get("/streams/:id/diff", access.Support, s.showDiff)
+	// One masked value in clear, with a reason, written to the access log.
+	s.post("/streams/:id/reveal", access.Compliance, s.revealValue)
 	// Versions and verdicts only, no stored values.
 	s.get("/streams/:id/verify", access.Support, s.showVerify)
 	s.get("/events", access.Support, s.listEvents)

@@ -21,6 +21,7 @@ import (
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
+	"github.com/auditd/auditd/internal/pii"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/timetravel"
 )
@@ -84,6 +85,10 @@ type Deps struct {
 	// for the rest of its burst before flushing (default 1 ms; negative: 0).
 	LiveLinger time.Duration
 
+	// PII is the masking policy (the configuration's "pii" section): every
+	// page masks its result with it; nil masks nothing.
+	PII *pii.Policy
+
 	// Access checks sign-ins, sessions and tokens; nil with sign-in on:
 	// New builds one on Pool.
 	Access *access.Service
@@ -113,7 +118,11 @@ type Server struct {
 	// metrics are /metrics' registry and the request histogram.
 	metrics *metrics
 
-	access    *access.Service
+	access *access.Service
+	// accessLog records views (web/access_record.go): the access service,
+	// or with sign-in off one on the pool, since views are recorded then
+	// too (as the auth-off user).
+	accessLog *access.Service
 	publicURL *url.URL
 	// cfgErr is cfg's Validate error: Start returns it, and every request
 	// answers 503 with it, so an invalid configuration serves nothing.
@@ -142,6 +151,9 @@ func New(cfg Config, deps Deps) *Server {
 	e.HidePort = true
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, echo: e, access: deps.Access, cfgErr: cfg.Validate(), needs: map[string]access.Role{}}
+	if s.accessLog = deps.Access; s.accessLog == nil && deps.Pool != nil {
+		s.accessLog = access.NewService(deps.Pool, deps.Logger, access.Options{})
+	}
 	if cfg.PublicURL != "" && s.cfgErr == nil {
 		s.publicURL, _ = parsePublicURL(cfg.PublicURL)
 	}

@@ -74,7 +74,9 @@ func (s *Server) showDiff(c echo.Context) error {
 	if err != nil {
 		return invalidPoint(err)
 	}
-	r := diffResult{info: info, from: from, to: to, fromState: fromState, toState: toState, changes: changes}
+	fromState, _ = s.maskState(fromState)
+	toState, _ = s.maskState(toState)
+	r := diffResult{info: info, from: from, to: to, fromState: fromState, toState: toState, changes: s.maskChanges(info.StreamType, changes)}
 	return s.renderResult(c, http.StatusOK, "Diff of "+info.StreamID, "streams", r)
 }
 

@@ -97,6 +97,7 @@ func (s *Server) eachExportPage(c echo.Context, r exportRequest, fn func([]event
 		if len(evs) == 0 {
 			return nil
 		}
+		s.maskEvents(evs)
 		if err := fn(evs); err != nil {
 			return err
 		}
@@ -118,6 +119,7 @@ func (s *Server) windowState(c echo.Context, r exportRequest) (exportState, erro
 	if err != nil {
 		return exportState{}, err
 	}
+	st, _ = s.maskState(st)
 	return exportState{Version: st.Version, At: st.At, State: st.Data, Blame: st.Blame, Errors: st.Errors}, nil
 }
 

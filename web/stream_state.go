@@ -137,6 +137,8 @@ type stateJSON struct {
 	Errors           []timetravel.FoldError `json:"errors"`
 	DroppedErrors    int                    `json:"dropped_errors,omitempty"`
 	Notice           string                 `json:"notice,omitempty"`
+	// Masked are the pointers of the state's masked values.
+	Masked []string `json:"masked,omitempty"`
 }
 
 // showState is a stream's state at ?version=N or ?at=<time> (the latest
@@ -172,7 +174,8 @@ func (s *Server) showState(c echo.Context) error {
 		return err
 	}
 
-	r := stateResult{info: info, moment: m, state: st, fragment: isHTMX(c)}
+	r := stateResult{info: info, moment: m, state: st, fragment: isHTMX(c), marks: placeholdersFor(c, info.StreamID)}
+	r.state, r.masked = s.maskState(st)
 	c.Response().Header().Add("Vary", "HX-Request")
 	return s.renderResult(c, http.StatusOK, "State of "+info.StreamID, "streams", r)
 }
@@ -185,6 +188,8 @@ type stateResult struct {
 	moment   moment
 	state    *timetravel.State
 	fragment bool
+	masked   []string     // the state's masked pointers
+	marks    placeholders // their placeholders
 }
 
 // notice explains a version past the head.
@@ -200,7 +205,7 @@ func (r stateResult) toJSON() any {
 	data := stateJSON{
 		StreamID: info.StreamID, StreamType: info.StreamType, Version: st.Version, HeadVersion: info.Version,
 		BeforeFirstEvent: st.BeforeFirstEvent(), State: st.Data, Blame: make(map[string]blameJSON, len(st.Blame)),
-		Errors: st.Errors, DroppedErrors: st.DroppedErrors, Notice: r.notice(),
+		Errors: st.Errors, DroppedErrors: st.DroppedErrors, Notice: r.notice(), Masked: r.masked,
 	}
 	if data.Errors == nil {
 		data.Errors = []timetravel.FoldError{}
@@ -225,6 +230,7 @@ func (r stateResult) toView(chrome views.Chrome) templ.Component {
 	vm.Notice = r.notice()
 	if r.fragment {
 		vm.Rows, vm.Hidden = stateRows(r.state, maxStateRowsFragment, b)
+		r.marks.rows(vm.Rows, r.masked, stateScope(r.state.Version))
 		return views.StateFragment(vm)
 	}
 	// The page shows the JSON too (folded away): a preview of it first,
@@ -232,6 +238,7 @@ func (r stateResult) toView(chrome views.Chrome) templ.Component {
 	vm.JSON, vm.JSONCut = b.preview(views.PrettyJSON(stateDocument(r.state.Data)))
 	vm.JSON = ellipsis(vm.JSON, vm.JSONCut)
 	vm.Rows, vm.Hidden = stateRows(r.state, maxStateRowsPage, b)
+	r.marks.rows(vm.Rows, r.masked, stateScope(r.state.Version))
 	return views.StatePage(chrome, vm)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/views"
 )
@@ -121,6 +122,10 @@ func (s *Server) showTimeline(c echo.Context) error {
 			return err
 		}
 		r.steps = s.eventSteps(st, events)
+		s.maskSteps(r.steps)
+	}
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindStream, StreamID: id, Window: versionWindow(r.bounds()), Filters: queryFilters(c)}); err != nil {
+		return err
 	}
 	return s.renderResult(c, http.StatusOK, info.StreamID, "streams", r)
 }

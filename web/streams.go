@@ -62,6 +62,9 @@ func (s *Server) listStreams(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.refuseMaskedFilters(f.StreamType, f.eventFilters); err != nil {
+		return err
+	}
 	if err := exclusive(c, "after", "before"); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
+	"github.com/auditd/auditd/internal/pii"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/schema"
 	"github.com/auditd/auditd/internal/timetravel"
@@ -112,6 +113,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	// file declares the drift mappings of the projections below.
 	ttCfg, err := loadReducers(cfg, logger)
 	if err != nil {
+		return err
+	}
+	// The same file says which fields hold personal data: every page masks
+	// them. A bad pointer stops start-up, naming its key.
+	if deps.PII, err = pii.Parse(ttCfg); err != nil {
 		return err
 	}
 	if cfg.SnapshotEvery == 0 {

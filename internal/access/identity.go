@@ -14,6 +14,9 @@ type Identity struct {
 	RequestID  string
 	ClientAddr string
 	UserAgent  string
+	// CaseRef is the case reference set on the session ("ticket 4711"),
+	// written into the access log's entries; empty: none.
+	CaseRef string
 }
 
 // SignedIn reports whether the identity has a user with a role.

@@ -281,3 +281,8 @@ func (s *Store) Import(ctx context.Context, events []Event) (int64, error) {
 	}
 	return n, nil
 }
+
+// MetadataKey is the key of the metadata object that holds the logical key
+// (MetaActor, MetaCorrelationID, …) in this store's events: a source mapping
+// may name it otherwise.
+func (s *Store) MetadataKey(logical string) string { return s.sc.metaKey(logical) }

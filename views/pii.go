@@ -1,0 +1,26 @@
+package views
+
+// MaskScope is where a masked value is: a state at a version (Part
+// "state"), or an event's payload or metadata (Part "payload" or
+// "metadata", at Position).
+type MaskScope struct {
+	Part     string
+	Version  string
+	Position string
+}
+
+// MaskVM is a masked value's placeholder. RevealURL is set for those who
+// may reveal it (compliance, admin): the placeholder then carries a small
+// form asking for the reason.
+type MaskVM struct {
+	Pointer   string
+	Scope     MaskScope
+	RevealURL string
+	CSRFToken string
+}
+
+// RevealedVM is one revealed value, replacing its placeholder.
+type RevealedVM struct {
+	Pointer string
+	Value   string // compact JSON
+}
