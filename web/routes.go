@@ -42,6 +42,8 @@ func (s *Server) routes() {
 	s.get("/streams/:id/diff", access.Support, s.showDiff)
 	// Versions and verdicts only, no stored values.
 	s.get("/streams/:id/verify", access.Support, s.showVerify)
+	// The window's stored, unmasked values, signed: for those who may see them.
+	s.get("/streams/:id/evidence", access.Compliance, s.downloadEvidence)
 	s.get("/events", access.Support, s.listEvents)
 	s.get("/events/:position", access.Support, s.showEvent)
 	s.get("/events/:position/raw", access.Support, s.showEventRaw)
@@ -51,6 +53,11 @@ func (s *Server) routes() {
 	s.get("/live", access.Engineer, s.showLive)
 	s.get("/live/events", access.Support, s.liveEvents)
 	s.get("/alerts", access.Engineer, s.showAlerts)
+
+	// The public key of checkpoints and evidence (anyone may check a
+	// bundle); signing a checkpoint now is for compliance.
+	s.get("/about/keys", access.Support, s.showKeys)
+	s.post("/about/keys/checkpoints", access.Compliance, s.signCheckpoint)
 
 	// Projections: lag panels, history, drift checks, per-stream status.
 	s.get("/projections", access.Engineer, s.showProjections)
