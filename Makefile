@@ -39,7 +39,8 @@ FUZZ_TARGETS := \
 	./web:FuzzEventRef \
 	./web:FuzzCSVCell \
 	./web:FuzzPagePreview \
-	./web:FuzzValidQuery
+	./web:FuzzValidQuery \
+	./internal/evidence:FuzzVerify
 FUZZTIME ?= 3s
 # -parallel 1: one fuzz worker, the machine is shared.
 FUZZFLAGS ?= -parallel 1

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -212,6 +213,12 @@ func TestEvidenceBadWindowsAndRefusals(t *testing.T) {
 	if code, _ := getBody(t, st.http.URL+"/streams/nope/evidence"); code != http.StatusNotFound {
 		t.Errorf("unknown stream: %d, want 404", code)
 	}
+	// The verify page and the stream page's export links lead to it.
+	for _, page := range []string{"/streams/acct/verify", "/streams/acct"} {
+		if _, body := getBody(t, st.http.URL+page); !strings.Contains(body, `href="/streams/acct/evidence"`) {
+			t.Errorf("%s does not link to the evidence download", page)
+		}
+	}
 	// The whole stream, by default.
 	code, body := getBody(t, st.http.URL+"/streams/acct/evidence")
 	if code != http.StatusOK {
@@ -274,4 +281,51 @@ func between(s, start, end string) string {
 	_, after, _ := strings.Cut(s, start)
 	v, _, _ := strings.Cut(after, end)
 	return v
+}
+
+// TestEvidenceBundleSizeFor1000Events measures the bundle of a 1,000-event
+// window (docs/benchmarks.md): one event per transaction, each followed by
+// another stream's, so the window's entries are spread over a ledger twice
+// its size and the proof cannot share whole subtrees.
+func TestEvidenceBundleSizeFor1000Events(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	st, _ := startLive(t, db, newLiveSlot(t, db), live.HubConfig{})
+	var last int64
+	for v := 1; v <= 1000; v++ {
+		sqlInsert(t, db, "wallet-big", v)
+		last = sqlInsert(t, db, fmt.Sprintf("wallet-%03d", v%100), 1+v/100)
+	}
+	pgtest.WaitFor(t, "the ledger to hold 2,000 events", 60*time.Second, func(ctx context.Context) (bool, error) {
+		n, err := ledger.NewStore(db.Pool).LastPosition(ctx)
+		return n >= last, err
+	})
+	started := time.Now()
+	code, body := getBody(t, st.http.URL+"/streams/wallet-big/evidence?from=v:0&to=v:1000")
+	took := time.Since(started)
+	if code != http.StatusOK {
+		t.Fatalf("evidence: %d %.300s", code, body)
+	}
+	r, err := evidence.Verify([]byte(body), testSigningKey.Public().(ed25519.PublicKey))
+	if err != nil || r.Events != 1000 {
+		t.Fatalf("verify: %+v %v", r, err)
+	}
+	var doc struct {
+		Checkpoints []evidence.Checkpoint `json:"checkpoints"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]int{}
+	for _, l := range strings.Split(body, "\n") {
+		if name, _, ok := strings.Cut(l, ": "); ok {
+			sections[strings.Trim(name, `"`)] = len(l)
+		}
+	}
+	t.Logf("1,000-event bundle: %d bytes (%.0f per event), events %d, ledger entries %d, checkpoints and proof %d (%d proof hashes over %d entries), built in %v",
+		len(body), float64(len(body))/1000, sections["events"], sections["ledger_entries"], sections["checkpoints"],
+		len(doc.Checkpoints[0].Proof), doc.Checkpoints[0].Entries, took.Round(time.Millisecond))
+	if len(body) > 1<<20 {
+		t.Errorf("the bundle is %d bytes, want under 1 MiB", len(body))
+	}
 }

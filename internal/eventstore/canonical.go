@@ -57,8 +57,10 @@ func (s *Store) ScanCanonical(ctx context.Context, snapshot string, after, upTo 
 // events table, in version order.
 func (s *Store) ScanStreamCanonical(ctx context.Context, streamID string, fn func(*CanonicalEvent) error) error {
 	return s.readCanonical(ctx, "", func(tx pgx.Tx) error {
+		// The table's column: the select list's version is text, and
+		// "10" sorts before "9".
 		return scanCanonical(ctx, tx, fn, `SELECT `+canonicalSelect+` FROM public.events
-			WHERE stream_id = $1 ORDER BY version`, streamID)
+			WHERE stream_id = $1 ORDER BY events.version`, streamID)
 	})
 }
 
