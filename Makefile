@@ -40,7 +40,8 @@ FUZZ_TARGETS := \
 	./internal/eventstore:FuzzParseEventRef \
 	./web:FuzzCSVCell \
 	./web:FuzzPagePreview \
-	./web:FuzzValidQuery
+	./web:FuzzValidQuery \
+	./internal/evidence:FuzzVerify
 FUZZTIME ?= 3s
 # -parallel 1: one fuzz worker, the machine is shared.
 FUZZFLAGS ?= -parallel 1

@@ -4,6 +4,7 @@ package views
 type VerifyVM struct {
 	StreamID, StreamType string
 	StreamURL, JSONURL   string
+	EvidenceURL          string // the signed bundle of the whole stream
 	Intact               bool
 	Status               string
 	Checked, Pending     int

@@ -52,6 +52,7 @@ type TimelineVM struct {
 	ExportJSON    string
 	DiffURL       string
 	VerifyURL     string // the ledger verification; "" without a ledger
+	EvidenceURL   string // the signed evidence bundle; "" without a ledger
 	// Highlight is the version the reader jumped to.
 	Highlight int
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/auditd/auditd/internal/access"
+	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/projections"
 )
@@ -64,6 +65,7 @@ func authSetup(t *testing.T, cfg Config, opts access.Options) *authBundle {
 		d.LiveHub = live.NewHub(live.HubConfig{})
 		d.LiveAlerts = live.NewAlerts(d.Pool)
 		d.LiveHeartbeat = time.Hour
+		d.Checkpoints = ledger.NewCheckpointer(ledger.CheckpointerConfig{Key: testSigningKey, Interval: -1}, ledger.NewStore(d.Pool))
 	})
 	b.server = New(cfg, b.server.deps)
 	ab.bundle = b
@@ -220,6 +222,10 @@ func TestEveryRoleOnEveryRouteAndChannel(t *testing.T) {
 		{"GET /streams/:id/diff", "/streams/wallet-1/diff?from=v:1&to=v:2", access.Support, []string{html, js}, 200},
 		// This bundle runs without a witness ledger: allowed, the route answers 503.
 		{"GET /streams/:id/verify", "/streams/wallet-1/verify", access.Support, []string{html, js}, 503},
+		// Unmasked stored values: compliance; without a ledger, 503.
+		{"GET /streams/:id/evidence", "/streams/wallet-1/evidence?from=v:0&to=v:2", access.Compliance, []string{js, html}, 503},
+		{"GET /about/keys", "/about/keys", access.Support, []string{html, js}, 200},
+		{"POST /about/keys/checkpoints", "/about/keys/checkpoints", access.Compliance, []string{form}, 503},
 		{"GET /events", "/events", access.Support, []string{html, js}, 200},
 		{"GET /events/:position", fmt.Sprintf("/events/%d", evs[0].Position), access.Support, []string{html, js}, 200},
 		{"GET /events/:position/raw", fmt.Sprintf("/events/%d/raw", evs[0].Position), access.Support, []string{html, js}, 200},

@@ -59,8 +59,9 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 		t.Fatal(err)
 	}
 	t.Cleanup(banners.Stop)
+	checkpoints := ledger.NewCheckpointer(ledger.CheckpointerConfig{Key: testSigningKey, Interval: -1}, ledgerStore)
 	srv := New(testConfig, Deps{Pool: db.Pool, Store: store, LiveHub: hub, LiveConsumer: c, LiveResume: live.NewResume(hub, ledgerStore, witness, store), Ledger: ledgerStore,
-		LiveAlerts: alerts, Banners: banners, LiveHeartbeat: time.Hour})
+		LiveAlerts: alerts, Banners: banners, LiveHeartbeat: time.Hour, Checkpoints: checkpoints})
 	hs := httptest.NewServer(srv.Handler())
 	stopped := false
 	stop = func() {

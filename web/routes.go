@@ -44,6 +44,8 @@ func (s *Server) routes() {
 	s.post("/streams/:id/reveal", access.Compliance, s.revealValue)
 	// Versions and verdicts only, no stored values.
 	s.get("/streams/:id/verify", access.Support, s.showVerify)
+	// The window's stored, unmasked values, signed: for those who may see them.
+	s.get("/streams/:id/evidence", access.Compliance, s.downloadEvidence)
 	s.get("/events", access.Support, s.listEvents)
 	s.get("/events/:position", access.Support, s.showEvent)
 	s.get("/events/:position/raw", access.Support, s.showEventRaw)
@@ -55,6 +57,11 @@ func (s *Server) routes() {
 	s.get("/alerts", access.Engineer, s.showAlerts)
 	// What a DBA runs for a mapped source: publication, indexes; the slot.
 	s.get("/setup/source", access.Engineer, s.showSetupSource)
+
+	// The public key of checkpoints and evidence (anyone may check a
+	// bundle); signing a checkpoint now is for compliance.
+	s.get("/about/keys", access.Support, s.showKeys)
+	s.post("/about/keys/checkpoints", access.Compliance, s.signCheckpoint)
 
 	// Projections: lag panels, history, drift checks, per-stream status.
 	s.get("/projections", access.Engineer, s.showProjections)

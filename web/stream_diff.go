@@ -50,23 +50,7 @@ type diffJSON struct {
 // side, each change blamed on the last event that made it.
 func (s *Server) showDiff(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, err := streamIDParam(c)
-	if err != nil {
-		return err
-	}
-	tz := c.QueryParam("tz")
-	from, err := parseMoment("from", c.QueryParam("from"), tz)
-	if err != nil {
-		return err
-	}
-	to, err := parseMoment("to", c.QueryParam("to"), tz)
-	if err != nil {
-		return err
-	}
-	if !from.hasVersion && !from.hasAt {
-		from = moment{version: 0, hasVersion: true}
-	}
-	info, err := s.deps.Store.Stream(ctx, id)
+	info, from, to, err := s.streamWindow(c)
 	if err != nil {
 		return err
 	}
@@ -78,6 +62,28 @@ func (s *Server) showDiff(c echo.Context) error {
 	toState, _ = s.maskState(toState)
 	r := diffResult{info: info, from: from, to: to, fromState: fromState, toState: toState, changes: s.maskChanges(info.StreamType, changes)}
 	return s.renderResult(c, http.StatusOK, "Diff of "+info.StreamID, "streams", r)
+}
+
+// streamWindow reads the stream of the path and ?from and ?to (each v:N
+// or a time, in ?tz), as the diff and the evidence bundle take them: from
+// defaults to before the first event, to to the latest.
+func (s *Server) streamWindow(c echo.Context) (info eventstore.StreamInfo, from, to moment, err error) {
+	id, err := streamIDParam(c)
+	if err != nil {
+		return info, from, to, err
+	}
+	tz := c.QueryParam("tz")
+	if from, err = parseMoment("from", c.QueryParam("from"), tz); err != nil {
+		return info, from, to, err
+	}
+	if to, err = parseMoment("to", c.QueryParam("to"), tz); err != nil {
+		return info, from, to, err
+	}
+	if !from.hasVersion && !from.hasAt {
+		from = moment{version: 0, hasVersion: true}
+	}
+	info, err = s.deps.Store.Stream(c.Request().Context(), id)
+	return info, from, to, err
 }
 
 // diffResult is what the diff page computed: the two moments asked for,

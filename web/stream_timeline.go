@@ -179,6 +179,7 @@ func (r timelineResult) toView(chrome views.Chrome) templ.Component {
 	}
 	if r.verify {
 		vm.VerifyURL = streamPath(id, "/verify")
+		vm.EvidenceURL = streamPath(id, "/evidence")
 	}
 	if r.version > 0 {
 		vm.JumpVersion = views.Itoa(r.version)

@@ -46,8 +46,8 @@ func (r verifyResult) toView(chrome views.Chrome) templ.Component {
 	id := r.info.StreamID
 	vm := views.VerifyVM{
 		StreamID: id, StreamType: r.info.StreamType, StreamURL: streamPath(id, ""),
-		JSONURL: streamPath(id, "/verify") + "?format=json",
-		Intact:  r.v.Status == ledger.StatusIntact, Status: r.v.Status,
+		JSONURL: streamPath(id, "/verify") + "?format=json", EvidenceURL: streamPath(id, "/evidence"),
+		Intact: r.v.Status == ledger.StatusIntact, Status: r.v.Status,
 		Checked: r.v.Checked, Pending: r.v.Pending, FirstBrokenVersion: r.v.FirstBrokenVersion,
 	}
 	for _, p := range r.v.Problems {

@@ -70,6 +70,13 @@ type config struct {
 	TrustedProxies string // comma-separated CIDRs
 	OIDC           access.OIDCConfig
 
+	// evidence: the Ed25519 key signing checkpoints and bundles (empty:
+	// the data directory's, generated on first use), how often serve signs
+	// a checkpoint, and the key verify-evidence checks with.
+	SigningKey         string
+	CheckpointInterval time.Duration
+	PublicKey          string
+
 	// users and tokens
 	Role         string
 	PasswordFile string
@@ -119,6 +126,16 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 		fs.Int64Var(&cfg.RetainedWALWarn, "retained-wal-warn", 1<<30, "alert when a replication slot retains this many bytes of WAL")
 		fs.DurationVar(&cfg.HistoryRetention, "lag-history-retention", 24*time.Hour, "how long projection lag samples are kept")
 		fs.DurationVar(&cfg.HistoryInterval, "lag-sample-interval", 5*time.Second, "how often projection lag is sampled")
+	}
+	switch cmd {
+	case "serve", "demo", "keys", "checkpoint", "verify-evidence":
+		fs.StringVar(&cfg.SigningKey, "signing-key", "", "the Ed25519 private key (PEM, PKCS #8) signing ledger checkpoints and evidence bundles; replicas of one store share it (empty: "+evidenceKeyFile+" in --data-dir, generated on first start)")
+	}
+	switch cmd {
+	case "serve", "demo":
+		fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 24*time.Hour, "how often the witness ledger's head is signed (negative: only on demand)")
+	case "verify-evidence":
+		fs.StringVar(&cfg.PublicKey, "public-key", "", "the public key (PEM, as auditd keys prints it) to check the bundle with (empty: the --signing-key, or the data directory's key)")
 	}
 	switch cmd {
 	case "seed", "demo":

@@ -9,6 +9,9 @@
 //	auditd users     add, list, disable users, change passwords
 //	auditd tokens    create and revoke API tokens
 //	auditd bench     run a benchmark (auditd bench live)
+//	auditd keys      print the public key of checkpoints and evidence
+//	auditd checkpoint  sign the witness ledger's head now
+//	auditd verify-evidence FILE  check an evidence bundle offline
 //	auditd version   print the version
 package main
 
@@ -50,6 +53,9 @@ commands:
   users     manage who may sign in: users add NAME --role ROLE, list, disable, passwd
   tokens    API tokens: tokens create --user NAME [--expires 720h], tokens revoke ID
   bench     benchmarks: auditd bench live
+  keys      print the public key (PEM) that verifies checkpoints and evidence
+  checkpoint  sign the witness ledger's head now
+  verify-evidence FILE [--public-key F]  check an evidence bundle offline
   version   print the version
 
 Every flag has an AUDITD_* environment equivalent: --database-url is
@@ -78,6 +84,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runTokens(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args, stdout, stderr)
+	case "checkpoint":
+		return runCheckpoint(ctx, args, stdout, stderr)
+	case "verify-evidence":
+		return runVerifyEvidence(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "auditd", version)
 		return nil

@@ -24,7 +24,12 @@ import (
 	"github.com/auditd/auditd/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	// serve keeps its signing key in --data-dir: the tests that give none
+	// share one outside the source tree, not ./.auditd here.
+	os.Setenv("AUDITD_DATA_DIR", filepath.Join(os.TempDir(), "auditd-cmd-test-data"))
+	pgtest.Main(m)
+}
 
 // startCommand runs `auditd args...` in the background and returns the URL it
 // prints once it serves. The command stops when the test ends.

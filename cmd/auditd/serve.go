@@ -49,6 +49,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	if err != nil {
 		return err
 	}
+	// The key signing checkpoints and evidence: a bad --signing-key stops
+	// start-up before anything runs.
+	signingKey, err := loadSigningKey(cfg, logger)
+	if err != nil {
+		return err
+	}
 	migrate := schema.Migrate
 	if mapping != nil {
 		migrate = schema.MigrateOwn
@@ -185,6 +191,16 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		}
 		deps.LiveAlerts = alerts
 		banners = append(banners, web.AlertBanners(alerts))
+	}
+
+	// Signed checkpoints of the ledger's head, at the interval while the
+	// ledger is written; /about/keys shows the key and signs on demand.
+	deps.Checkpoints = ledger.NewCheckpointer(ledger.CheckpointerConfig{Key: signingKey, Interval: cfg.CheckpointInterval, Logger: logger}, ledger.NewStore(db.Pool))
+	if deps.Ledger != nil {
+		if err := deps.Checkpoints.Start(ctx); err != nil {
+			return err
+		}
+		stops = append(stops, deps.Checkpoints.Stop)
 	}
 
 	// Projections: lag monitor, history sampler, drift checks, reading the
