@@ -59,8 +59,13 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 		t.Fatal(err)
 	}
 	t.Cleanup(banners.Stop)
+	audit := ledger.NewAuditor(ledgerStore, store, ledger.AuditConfig{Every: -1, OnBroken: alerts.RecordVerification})
+	if err := audit.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(audit.Stop)
 	srv := New(testConfig, Deps{Pool: db.Pool, Store: store, LiveHub: hub, LiveConsumer: c, LiveResume: live.NewResume(hub, ledgerStore, witness, store), Ledger: ledgerStore,
-		LiveAlerts: alerts, Banners: banners, LiveHeartbeat: time.Hour})
+		LedgerAudit: audit, LiveAlerts: alerts, Banners: banners, LiveHeartbeat: time.Hour})
 	hs := httptest.NewServer(srv.Handler())
 	stopped := false
 	stop = func() {

@@ -51,6 +51,10 @@ func (s *Server) routes() {
 	s.get("/live", access.Engineer, s.showLive)
 	s.get("/live/events", access.Support, s.liveEvents)
 	s.get("/alerts", access.Engineer, s.showAlerts)
+	// The whole store verified against the witness ledger (a heavy read:
+	// for those who answer for the evidence).
+	s.get("/verify", access.Compliance, s.showLedgerVerify)
+	s.post("/verify", access.Compliance, s.startLedgerVerify)
 
 	// Projections: lag panels, history, drift checks, per-stream status.
 	s.get("/projections", access.Engineer, s.showProjections)

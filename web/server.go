@@ -70,7 +70,10 @@ type Deps struct {
 	LiveConsumer *live.Consumer // metrics for the /live header; may be nil
 	LiveResume   *live.Resume   // resumes cursors older than the hub's window from the ledger; may be nil
 	// Ledger is the witness ledger, for /streams/{id}/verify (nil: 503).
-	Ledger        *ledger.Store
+	Ledger *ledger.Store
+	// LedgerAudit verifies the whole store in the background, for /verify
+	// (nil: 503).
+	LedgerAudit   *ledger.Auditor
 	LiveAlerts    *live.Alerts  // tamper alerts; may be nil
 	LiveHeartbeat time.Duration // SSE heartbeat comment interval (default 15 s)
 	// LiveWriteStall drops an SSE client whose socket accepts nothing for

@@ -170,6 +170,18 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		}
 		deps.LiveAlerts = alerts
 		banners = append(banners, web.AlertBanners(alerts))
+		// The whole store verified against the ledger at an interval and
+		// from /verify; a break is a tamper alert.
+		every := cfg.LedgerVerifyEvery
+		if every == 0 {
+			every = -1
+		}
+		audit := ledger.NewAuditor(ledger.NewStore(db.Pool), store, ledger.AuditConfig{Every: every, Logger: logger, OnBroken: alerts.RecordVerification})
+		if err := audit.Start(ctx); err != nil {
+			return err
+		}
+		stops = append(stops, audit.Stop)
+		deps.LedgerAudit = audit
 	}
 
 	// Projections: lag monitor, history sampler, drift checks. They read
