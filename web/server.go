@@ -73,7 +73,11 @@ type Deps struct {
 	Ledger *ledger.Store
 	// LedgerAudit verifies the whole store in the background, for /verify
 	// (nil: 503).
-	LedgerAudit   *ledger.Auditor
+	LedgerAudit *ledger.Auditor
+	// BackdatedAfter flags an event recorded more than this before its
+	// commit (default ledger.DefaultBackdatedAfter).
+	BackdatedAfter time.Duration
+
 	LiveAlerts    *live.Alerts  // tamper alerts; may be nil
 	LiveHeartbeat time.Duration // SSE heartbeat comment interval (default 15 s)
 	// LiveWriteStall drops an SSE client whose socket accepts nothing for

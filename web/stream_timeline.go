@@ -121,6 +121,9 @@ func (s *Server) showTimeline(c echo.Context) error {
 			return err
 		}
 		r.steps = s.eventSteps(st, events)
+		if err := s.markBackdated(ctx, id, r.steps); err != nil {
+			return err
+		}
 	}
 	return s.renderResult(c, http.StatusOK, info.StreamID, "streams", r)
 }

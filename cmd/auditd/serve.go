@@ -166,7 +166,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 				stops = append(stops, warmer.Stop)
 			}
 			deps.LiveResume = live.NewResume(hub, ledger.NewStore(db.Pool), witness, store)
-			deps.Ledger = ledger.NewStore(db.Pool)
+			deps.Ledger, deps.BackdatedAfter = ledger.NewStore(db.Pool), cfg.BackdatedAfter
 		}
 		deps.LiveAlerts = alerts
 		banners = append(banners, web.AlertBanners(alerts))

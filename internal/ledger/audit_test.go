@@ -113,3 +113,24 @@ func TestAuditorFindsEveryKindOfBreak(t *testing.T) {
 		t.Fatalf("alert keyed by %s, want the first broken entry %s", alert.AlertLSN, kinds[ProblemChanged].CommitLSN)
 	}
 }
+
+func TestBackdatedThreshold(t *testing.T) {
+	t.Parallel()
+	commit := time.Date(2026, 12, 4, 15, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		recorded time.Time
+		want     time.Duration
+	}{
+		{commit.Add(-3 * time.Hour), 3 * time.Hour},
+		{commit.Add(-5 * time.Minute), 0}, // at the threshold: clock skew, not flagged
+		{commit.Add(-5*time.Minute - time.Second), 5*time.Minute + time.Second},
+		{commit.Add(time.Minute), 0}, // recorded after the commit (a skewed clock)
+	} {
+		if got := Backdated(c.recorded, commit, DefaultBackdatedAfter); got != c.want {
+			t.Errorf("recorded %s before: %s, want %s", commit.Sub(c.recorded), got, c.want)
+		}
+	}
+	if got := Backdated(commit.Add(-time.Hour), time.Time{}, DefaultBackdatedAfter); got != 0 {
+		t.Errorf("without a commit time (back-filled): %s, want 0", got)
+	}
+}
