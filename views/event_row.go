@@ -38,6 +38,25 @@ type EventRow struct {
 	PayloadBytes, MetadataBytes        int
 	// ChangesHidden counts the changes not listed (the JSON has them all).
 	ChangesHidden int
+	// Backdated is how long before its commit the event was recorded, when
+	// flagged (the witness ledger's commit time; 0: not flagged).
+	Backdated time.Duration
+}
+
+// BackdatedText says how long before its commit an event was recorded:
+// "recorded 3 h before it was committed".
+func BackdatedText(d time.Duration) string {
+	var n int64
+	var unit string
+	switch {
+	case d >= 48*time.Hour:
+		n, unit = int64(d/(24*time.Hour)), "days"
+	case d >= time.Hour:
+		n, unit = int64(d/time.Hour), "h"
+	default:
+		n, unit = int64(d/time.Minute), "min"
+	}
+	return "recorded " + I64(n) + " " + unit + " before it was committed"
 }
 
 // Change is one leaf change between two states (or made by one event).

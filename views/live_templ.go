@@ -528,7 +528,7 @@ func AlertsPage(ch Chrome, vm AlertsVM) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<section class=\"alerts\" data-testid=\"alerts\"><h1>Tamper alerts</h1><p class=\"hint\">Rows of <code>events</code> were changed or removed: someone disabled the immutability trigger. Each alert is one transaction seen in the write-ahead log.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<section class=\"alerts\" data-testid=\"alerts\"><h1>Tamper alerts</h1><p class=\"hint\">Rows of <code>events</code> were changed or removed: someone disabled the immutability trigger. Each alert is one transaction seen in the write-ahead log, or a break found by <a href=\"/verify\" data-testid=\"verify-link\">verifying the whole store</a> against the witness ledger (kind verify).</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -233,6 +233,9 @@ func TestEveryRoleOnEveryRouteAndChannel(t *testing.T) {
 		{"GET /live", "/live", access.Engineer, []string{html, js}, 200},
 		{"GET /alerts", "/alerts", access.Engineer, []string{html, js}, 200},
 		{"GET /setup/source", "/setup/source", access.Engineer, []string{html, js}, 200},
+		// This bundle runs without a witness ledger: allowed, the routes answer 503.
+		{"GET /verify", "/verify", access.Compliance, []string{html, js}, 503},
+		{"POST /verify", "/verify", access.Compliance, []string{form}, 503},
 		{"GET /projections", "/projections", access.Engineer, []string{html, js}, 200},
 		{"GET /projections/:name", "/projections/wallet_balances", access.Engineer, []string{html, js}, 200},
 		{"GET /projections/:name/drift", "/projections/wallet_balances/drift", access.Engineer, []string{html, js}, 200},

@@ -4,6 +4,8 @@
 package web
 
 import (
+	"time"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -41,6 +43,9 @@ type eventStep struct {
 	foldErrors          []string
 	upcastPayload       json.RawMessage
 	upcastSchemaVersion int
+	// backdated is how long before its commit the event was recorded, when
+	// past the threshold (web/backdated.go); 0: not flagged.
+	backdated time.Duration
 }
 
 // eventSteps folds events (ascending, starting right after st) into st; a
@@ -74,7 +79,8 @@ func (s *Server) eventSteps(st *timetravel.State, events []eventstore.Event) []e
 // stepJSON is a step as the JSON lists it.
 func stepJSON(step eventStep) timelineEvent {
 	te := timelineEvent{Event: *step.event, Changes: make([]changeRow, len(step.changes)),
-		FoldErrors: step.foldErrors, UpcastPayload: step.upcastPayload, UpcastSchemaVersion: step.upcastSchemaVersion}
+		FoldErrors: step.foldErrors, UpcastPayload: step.upcastPayload, UpcastSchemaVersion: step.upcastSchemaVersion,
+		BackdatedSeconds: step.backdated.Seconds()}
 	for i, ch := range step.changes {
 		te.Changes[i] = changeRow{Path: ch.Path, Op: ch.Op, Old: ch.Old, New: ch.New}
 	}
@@ -100,6 +106,7 @@ const (
 // of its changes, within the page's budget b.
 func stepRow(step eventStep, showStream bool, b *pageBudget, maxChanges int) views.EventRow {
 	row := eventRow(step.event, showStream, b)
+	row.Backdated = step.backdated
 	for i, ch := range step.changes {
 		if i >= maxChanges || b.left <= 0 {
 			row.ChangesHidden = len(step.changes) - i
@@ -134,6 +141,8 @@ type timelineEvent struct {
 	FoldErrors          []string        `json:"fold_errors,omitempty"`
 	UpcastPayload       json.RawMessage `json:"upcast_payload,omitempty"`
 	UpcastSchemaVersion int             `json:"upcast_schema_version,omitempty"`
+	// BackdatedSeconds: recorded this long before it committed (flagged).
+	BackdatedSeconds float64 `json:"backdated_seconds,omitempty"`
 }
 
 // foldErrorText is a fold error as the row shows it.

@@ -65,7 +65,11 @@ func (s *Server) showEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r := eventDetailResult{step: s.eventSteps(st, []eventstore.Event{ev})[0],
+	steps := s.eventSteps(st, []eventstore.Event{ev})
+	if err := s.markBackdated(ctx, ev.StreamID, steps); err != nil {
+		return err
+	}
+	r := eventDetailResult{step: steps[0],
 		causes: causes, effects: effects, correlated: correlated, truncated: truncated,
 		marks: placeholdersFor(c, ev.StreamID)}
 	s.maskDetail(&r)

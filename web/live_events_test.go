@@ -59,9 +59,14 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 		t.Fatal(err)
 	}
 	t.Cleanup(banners.Stop)
+	audit := ledger.NewAuditor(ledgerStore, store, ledger.AuditConfig{Every: -1, OnBroken: alerts.RecordVerification})
+	if err := audit.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(audit.Stop)
 	checkpoints := ledger.NewCheckpointer(ledger.CheckpointerConfig{Key: testSigningKey, Interval: -1}, ledgerStore)
 	srv := New(testConfig, Deps{Pool: db.Pool, Store: store, LiveHub: hub, LiveConsumer: c, LiveResume: live.NewResume(hub, ledgerStore, witness, store), Ledger: ledgerStore,
-		LiveAlerts: alerts, Banners: banners, LiveHeartbeat: time.Hour, Checkpoints: checkpoints})
+		LedgerAudit: audit, LiveAlerts: alerts, Banners: banners, LiveHeartbeat: time.Hour, Checkpoints: checkpoints})
 	hs := httptest.NewServer(srv.Handler())
 	stopped := false
 	stop = func() {

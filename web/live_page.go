@@ -145,9 +145,13 @@ func alertBanner(a *live.Alert) views.Banner {
 	} else if a.Rows == 1 {
 		rows = "1 row"
 	}
+	text := fmt.Sprintf("Tamper alert: %s of %s in events (commit %s): the immutability trigger was bypassed", a.Kind, rows, a.CommitLSN)
+	if a.Kind == "verify" {
+		text = fmt.Sprintf("Tamper alert: verifying the store against the witness ledger found %d problems (from commit %s)", a.Rows, a.CommitLSN)
+	}
 	return views.Banner{
 		Level: "danger",
-		Text:  fmt.Sprintf("Tamper alert: %s of %s in events (commit %s): the immutability trigger was bypassed", a.Kind, rows, a.CommitLSN),
+		Text:  text,
 		Href:  "/alerts",
 	}
 }

@@ -62,6 +62,10 @@ func (s *Server) routes() {
 	// bundle); signing a checkpoint now is for compliance.
 	s.get("/about/keys", access.Support, s.showKeys)
 	s.post("/about/keys/checkpoints", access.Compliance, s.signCheckpoint)
+	// The whole store verified against the witness ledger (a heavy read:
+	// for those who answer for the evidence).
+	s.get("/verify", access.Compliance, s.showLedgerVerify)
+	s.post("/verify", access.Compliance, s.startLedgerVerify)
 
 	// Projections: lag panels, history, drift checks, per-stream status.
 	s.get("/projections", access.Engineer, s.showProjections)

@@ -78,6 +78,13 @@ type Deps struct {
 	// Checkpoints signs the ledger's head and evidence bundles, and holds
 	// the key /about/keys shows (nil: no key; evidence answers 503).
 	Checkpoints   *ledger.Checkpointer
+	// LedgerAudit verifies the whole store in the background, for /verify
+	// (nil: 503).
+	LedgerAudit *ledger.Auditor
+	// BackdatedAfter flags an event recorded more than this before its
+	// commit (default ledger.DefaultBackdatedAfter).
+	BackdatedAfter time.Duration
+
 	LiveAlerts    *live.Alerts  // tamper alerts; may be nil
 	LiveHeartbeat time.Duration // SSE heartbeat comment interval (default 15 s)
 	// LiveWriteStall drops an SSE client whose socket accepts nothing for

@@ -123,6 +123,9 @@ func (s *Server) showTimeline(c echo.Context) error {
 		}
 		r.steps = s.eventSteps(st, events)
 		s.maskSteps(r.steps)
+		if err := s.markBackdated(ctx, id, r.steps); err != nil {
+			return err
+		}
 	}
 	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindStream, StreamID: id, Window: versionWindow(r.bounds()), Filters: queryFilters(c)}); err != nil {
 		return err

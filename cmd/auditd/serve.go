@@ -187,10 +187,22 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 				stops = append(stops, warmer.Stop)
 			}
 			deps.LiveResume = live.NewResume(hub, ledger.NewStore(db.Pool), witness, store)
-			deps.Ledger = ledger.NewStore(db.Pool)
+			deps.Ledger, deps.BackdatedAfter = ledger.NewStore(db.Pool), cfg.BackdatedAfter
 		}
 		deps.LiveAlerts = alerts
 		banners = append(banners, web.AlertBanners(alerts))
+		// The whole store verified against the ledger at an interval and
+		// from /verify; a break is a tamper alert.
+		every := cfg.LedgerVerifyEvery
+		if every == 0 {
+			every = -1
+		}
+		audit := ledger.NewAuditor(ledger.NewStore(db.Pool), store, ledger.AuditConfig{Every: every, Logger: logger, OnBroken: alerts.RecordVerification})
+		if err := audit.Start(ctx); err != nil {
+			return err
+		}
+		stops = append(stops, audit.Stop)
+		deps.LedgerAudit = audit
 	}
 
 	// Signed checkpoints of the ledger's head, at the interval while the

@@ -102,3 +102,39 @@ func scanCanonical(ctx context.Context, tx pgx.Tx, fn func(*CanonicalEvent) erro
 	}
 	return nil
 }
+
+// ScanCanonicalAt runs fn on the rows of the event table at
+// positions (any order), in position order: the whole-store verification
+// reads a ledger page's events with it.
+func (s *Store) ScanCanonicalAt(ctx context.Context, positions []int64, fn func(*CanonicalEvent) error) error {
+	return s.readCanonical(ctx, "", func(tx pgx.Tx) error {
+		return scanCanonical(ctx, tx, fn, `SELECT `+s.sc.canonicalSelect()+s.sc.expand(` FROM {events}
+			WHERE {position} = ANY($1) ORDER BY {position}`), positions)
+	})
+}
+
+// ScanPositions calls fn with every position of the event table in
+// (after, upTo], in order, a page at a time: the whole-store verification
+// looks for rows the ledger never saw without reading their values.
+func (s *Store) ScanPositions(ctx context.Context, after, upTo int64, fn func(position int64) error) error {
+	const page = 10000
+	for {
+		rows, err := s.db.Query(ctx, s.sc.expand(`SELECT {position} FROM {events} WHERE {position} > $1 AND {position} <= $2 ORDER BY {position} LIMIT $3`), after, upTo, page)
+		if err != nil {
+			return fmt.Errorf("eventstore: unable to read positions: %w", err)
+		}
+		positions, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("eventstore: unable to read positions: %w", err)
+		}
+		for _, p := range positions {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		if len(positions) < page {
+			return nil
+		}
+		after = positions[len(positions)-1]
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -39,12 +40,15 @@ func (s *Store) Head(ctx context.Context) (uint64, Hash, error) {
 	return uint64(lsn), out, nil
 }
 
-// Insert appends entries (in commit order, hashes set) in one statement.
+// Insert appends entries (in commit order, hashes set) and their rows of
+// auditd.ledger_streams in one statement, so the by-stream index never
+// lags or leads the ledger.
 func (s *Store) Insert(ctx context.Context, entries []Entry) error {
 	n := len(entries)
 	lsns, xids := make([]string, n), make([]int64, n)
 	times, backfilled := make([]*time.Time, n), make([]bool, n)
 	packed, hashes := make([][]byte, n), make([][]byte, n)
+	var idx streamRows
 	for i := range entries {
 		e := &entries[i]
 		lsns[i], xids[i], backfilled[i] = pglogrepl.LSN(e.CommitLSN).String(), e.Xid, e.Backfilled
@@ -52,26 +56,138 @@ func (s *Store) Insert(ctx context.Context, entries []Entry) error {
 			times[i] = &e.CommittedAt
 		}
 		packed[i], hashes[i] = Pack(e.Events), e.Hash[:]
+		idx.add(e)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO auditd.ledger (commit_lsn, xid, committed_at, backfilled, events, hash)
-		SELECT l::pg_lsn, x, t, b, e, h FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::bool[], $5::bytea[], $6::bytea[]) AS u(l, x, t, b, e, h)`,
-		lsns, xids, times, backfilled, packed, hashes)
+	_, err := s.pool.Exec(ctx, `WITH l AS (
+			INSERT INTO auditd.ledger (commit_lsn, xid, committed_at, backfilled, events, hash)
+			SELECT l::pg_lsn, x, t, b, e, h FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::bool[], $5::bytea[], $6::bytea[]) AS u(l, x, t, b, e, h))
+		INSERT INTO auditd.ledger_streams (stream_id, last_version, first_version, commit_lsn)
+		SELECT s, lv, fv, l::pg_lsn FROM unnest($7::text[], $8::int[], $9::int[], $10::text[]) AS u(s, lv, fv, l)`,
+		lsns, xids, times, backfilled, packed, hashes, idx.streams, idx.last, idx.first, idx.lsns)
 	if err != nil {
 		return fmt.Errorf("ledger: unable to write %d entries: %w", n, err)
 	}
 	return nil
 }
 
+// streamRows are rows of auditd.ledger_streams, as columns.
+type streamRows struct {
+	streams     []string
+	last, first []int32
+	lsns        []string
+}
+
+// add appends e's rows: one per stream, with its version range.
+func (r *streamRows) add(e *Entry) {
+	lsn := pglogrepl.LSN(e.CommitLSN).String()
+	start := len(r.streams)
+	for _, ev := range e.Events {
+		i := slices.Index(r.streams[start:], ev.StreamID)
+		if i < 0 {
+			r.streams, r.lsns = append(r.streams, ev.StreamID), append(r.lsns, lsn)
+			r.last, r.first = append(r.last, int32(ev.Version)), append(r.first, int32(ev.Version))
+			continue
+		}
+		i += start
+		r.last[i], r.first[i] = max(r.last[i], int32(ev.Version)), min(r.first[i], int32(ev.Version))
+	}
+}
+
+// Reindex fills auditd.ledger_streams for a ledger written before it
+// existed (migration 009): when the index is empty and the ledger is not,
+// every entry is indexed in one transaction. Insert keeps it complete from
+// then on, so a non-empty index means a complete one.
+func (s *Store) Reindex(ctx context.Context) (int, error) {
+	var need bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auditd.ledger) AND NOT EXISTS (SELECT 1 FROM auditd.ledger_streams)`).Scan(&need); err != nil {
+		return 0, fmt.Errorf("ledger: unable to check the stream index: %w", err)
+	}
+	if !need {
+		return 0, nil
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: unable to begin reindexing: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	n := 0
+	err = s.walk(ctx, 0, func(e *Entry) error {
+		var idx streamRows
+		idx.add(e)
+		n++
+		_, err := tx.Exec(ctx, `INSERT INTO auditd.ledger_streams (stream_id, last_version, first_version, commit_lsn)
+			SELECT s, lv, fv, l::pg_lsn FROM unnest($1::text[], $2::int[], $3::int[], $4::text[]) AS u(s, lv, fv, l)`,
+			idx.streams, idx.last, idx.first, idx.lsns)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("ledger: unable to reindex: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("ledger: unable to commit the stream index: %w", err)
+	}
+	return n, nil
+}
+
+// walk calls fn on every entry after commit LSN after, in commit order, a
+// page at a time.
+func (s *Store) walk(ctx context.Context, after uint64, fn func(*Entry) error) error {
+	for {
+		entries, err := s.Entries(ctx, after, walkPage)
+		if err != nil {
+			return err
+		}
+		for i := range entries {
+			if err := fn(&entries[i]); err != nil {
+				return err
+			}
+			after = entries[i].CommitLSN
+		}
+		if len(entries) < walkPage {
+			return nil
+		}
+	}
+}
+
+// walkPage is how many entries one read of walk covers.
+const walkPage = 1000
+
 // Entries returns up to limit entries after commit LSN after, in commit order.
 func (s *Store) Entries(ctx context.Context, after uint64, limit int) ([]Entry, error) {
 	// The table's column, not the text output column of the same name, is
 	// the order: as text "0/10" sorts before "0/9".
-	rows, err := s.pool.Query(ctx, `SELECT l.commit_lsn::text, l.xid, l.committed_at, l.backfilled, l.events, l.hash
+	rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+`
 		FROM auditd.ledger l WHERE l.commit_lsn > $1::text::pg_lsn ORDER BY l.commit_lsn LIMIT $2`,
 		pglogrepl.LSN(after).String(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: unable to read entries: %w", err)
 	}
+	return collectEntries(rows)
+}
+
+// StreamEntries returns the entries that hold events of streamID, through
+// auditd.ledger_streams, in commit order; with versions > 0, only those
+// holding a version in [from, to].
+func (s *Store) StreamEntries(ctx context.Context, streamID string, from, to int) ([]Entry, error) {
+	if to <= 0 {
+		from, to = 0, 1<<31-1
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+`
+		FROM auditd.ledger l
+		WHERE l.commit_lsn IN (SELECT s.commit_lsn FROM auditd.ledger_streams s
+			WHERE s.stream_id = $1 AND s.last_version >= $2 AND s.first_version <= $3)
+		ORDER BY l.commit_lsn`, streamID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: unable to read the entries of %q: %w", streamID, err)
+	}
+	return collectEntries(rows)
+}
+
+// entryColumns is the select list collectEntries scans.
+const entryColumns = `l.commit_lsn::text, l.xid, l.committed_at, l.backfilled, l.events, l.hash`
+
+// collectEntries scans entryColumns rows.
+func collectEntries(rows pgx.Rows) ([]Entry, error) {
 	defer rows.Close()
 	var out []Entry
 	for rows.Next() {
@@ -86,6 +202,7 @@ func (s *Store) Entries(ctx context.Context, after uint64, limit int) ([]Entry, 
 		if at != nil {
 			e.CommittedAt = *at
 		}
+		var err error
 		if e.Events, err = Unpack(packed); err != nil {
 			return nil, fmt.Errorf("ledger: entry %s: %w", lsn, err)
 		}
@@ -136,19 +253,29 @@ func (s *Store) VerifyChain(ctx context.Context) (int, error) {
 // ledger, is enough because back-fills run in position order and live
 // entries follow them.
 func (s *Store) LastPosition(ctx context.Context) (int64, error) {
-	rows, err := s.pool.Query(ctx, `
+	last, err := s.maxPosition(ctx, `
 		(SELECT events FROM auditd.ledger WHERE backfilled ORDER BY commit_lsn DESC LIMIT 1)
 		UNION ALL
 		(SELECT events FROM auditd.ledger ORDER BY commit_lsn DESC LIMIT 1)`)
 	if err != nil {
 		return 0, fmt.Errorf("ledger: unable to read the last position: %w", err)
 	}
+	return last, nil
+}
+
+// maxPosition returns the highest event position in the packed events
+// query returns (0 for none).
+func (s *Store) maxPosition(ctx context.Context, query string, args ...any) (int64, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
 	defer rows.Close()
 	var last int64
 	for rows.Next() {
 		var packed []byte
 		if err := rows.Scan(&packed); err != nil {
-			return 0, fmt.Errorf("ledger: unable to scan an entry: %w", err)
+			return 0, err
 		}
 		events, err := Unpack(packed)
 		if err != nil {
@@ -158,10 +285,7 @@ func (s *Store) LastPosition(ctx context.Context) (int64, error) {
 			last = max(last, e.Position)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("ledger: unable to read the last position: %w", err)
-	}
-	return last, nil
+	return last, rows.Err()
 }
 
 // Entry returns the entry committed at lsn, or nil when there is none.

@@ -54,52 +54,62 @@ const maxProblems = 1000
 
 // VerifyStream recomputes the hash of each of a stream's events from the
 // table (eventstore.ScanStreamCanonical) and compares it with what the
-// ledger witnessed. The ledger has no index by stream: it reads every
-// entry, a sequential scan of about 90 bytes per event.
+// ledger witnessed. It reads only the stream's entries, through
+// auditd.ledger_streams, at the same time as the table's rows (two
+// connections), so a 100,000-event stream takes the longer of the two
+// reads rather than their sum.
 func (s *Store) VerifyStream(ctx context.Context, events *eventstore.Store, streamID string) (Verification, error) {
 	v := Verification{StreamID: streamID, Status: StatusIntact, Problems: []Problem{}}
-	witnessed := map[int]Event{}
-	var after uint64
-	for {
-		entries, err := s.Entries(ctx, after, 1000)
-		if err != nil {
-			return v, err
-		}
-		for _, e := range entries {
-			after = e.CommitLSN
-			for _, ev := range e.Events {
-				v.HighWater = max(v.HighWater, ev.Position)
-				if ev.StreamID == streamID {
-					witnessed[ev.Version] = ev
-				}
-			}
-		}
-		if len(entries) < 1000 {
-			break
-		}
+	type ledgerRead struct {
+		witnessed map[int]Event
+		highWater int64
+		err       error
 	}
-	var problems []Problem
+	done := make(chan ledgerRead, 1)
+	go func() {
+		var r ledgerRead
+		if r.highWater, r.err = s.highWater(ctx); r.err == nil {
+			r.witnessed, r.err = s.streamWitnessed(ctx, streamID)
+		}
+		done <- r
+	}()
+	type row struct {
+		version  int
+		position int64
+		hash     Hash
+	}
+	var rows []row
 	err := events.ScanStreamCanonical(ctx, streamID, func(e *eventstore.CanonicalEvent) error {
 		version, err := strconv.Atoi(string(e.Version))
 		if err != nil {
 			return fmt.Errorf("ledger: event %d: bad version %q", e.Position, e.Version)
 		}
-		w, ok := witnessed[version]
-		delete(witnessed, version)
+		rows = append(rows, row{version, e.Position, HashEvent(e)})
+		return nil
+	})
+	r := <-done
+	if err != nil {
+		return v, err
+	}
+	if r.err != nil {
+		return v, r.err
+	}
+	v.HighWater = r.highWater
+	witnessed := r.witnessed
+	var problems []Problem
+	for _, e := range rows {
+		w, ok := witnessed[e.version]
+		delete(witnessed, e.version)
 		switch {
-		case !ok && e.Position > v.HighWater:
+		case !ok && e.position > v.HighWater:
 			v.Pending++
-		case !ok || w.Position != e.Position:
-			problems = append(problems, Problem{Version: version, Position: e.Position, Kind: ProblemUnwitnessed})
-		case w.Hash != HashEvent(e):
-			problems = append(problems, Problem{Version: version, Position: e.Position, Kind: ProblemChanged})
+		case !ok || w.Position != e.position:
+			problems = append(problems, Problem{Version: e.version, Position: e.position, Kind: ProblemUnwitnessed})
+		case w.Hash != e.hash:
+			problems = append(problems, Problem{Version: e.version, Position: e.position, Kind: ProblemChanged})
 		default:
 			v.Checked++
 		}
-		return nil
-	})
-	if err != nil {
-		return v, err
 	}
 	for version, w := range witnessed {
 		problems = append(problems, Problem{Version: version, Position: w.Position, Kind: ProblemMissing})
@@ -110,4 +120,56 @@ func (s *Store) VerifyStream(ctx context.Context, events *eventstore.Store, stre
 		v.Problems = problems[:min(len(problems), maxProblems)]
 	}
 	return v, nil
+}
+
+// streamWitnessed returns the stream's events as the ledger witnessed
+// them, by version. Only the packed events are read, in no order: a map
+// needs none.
+func (s *Store) streamWitnessed(ctx context.Context, streamID string) (map[int]Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT l.events FROM auditd.ledger l
+		WHERE l.commit_lsn IN (SELECT s.commit_lsn FROM auditd.ledger_streams s WHERE s.stream_id = $1)`, streamID)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: unable to read the entries of %q: %w", streamID, err)
+	}
+	defer rows.Close()
+	witnessed := map[int]Event{}
+	var packed []byte
+	for rows.Next() {
+		if err := rows.Scan(&packed); err != nil {
+			return nil, fmt.Errorf("ledger: unable to scan an entry: %w", err)
+		}
+		evs, err := Unpack(packed)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			if ev.StreamID == streamID {
+				witnessed[ev.Version] = ev
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger: unable to read the entries of %q: %w", streamID, err)
+	}
+	return witnessed, nil
+}
+
+// highWaterEntries is how many of the newest entries highWater reads:
+// positions are taken at insert and entries are in commit order, so the
+// highest position is among the last few entries unless a transaction
+// stayed open across this many others.
+const highWaterEntries = 256
+
+// highWater returns the highest event position the ledger has seen: the
+// newest entries' and the pruned ranges'.
+func (s *Store) highWater(ctx context.Context) (int64, error) {
+	hw, err := s.maxPosition(ctx, `(SELECT events FROM auditd.ledger ORDER BY commit_lsn DESC LIMIT $1)`, highWaterEntries)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: unable to read the high-water mark: %w", err)
+	}
+	var pruned int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(max_position), 0) FROM auditd.ledger_anchors`).Scan(&pruned); err != nil {
+		return 0, fmt.Errorf("ledger: unable to read the pruned ranges: %w", err)
+	}
+	return max(hw, pruned), nil
 }

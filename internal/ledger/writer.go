@@ -80,6 +80,11 @@ func NewWriter(cfg WriterConfig, store *Store) *Writer {
 // Start reads the ledger's head, so that the chain continues from it and
 // entries the slot re-sends are recognised, and starts writing.
 func (w *Writer) Start(ctx context.Context) error {
+	if n, err := w.store.Reindex(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		w.logger.Info("ledger: indexed the entries written before the stream index existed", "entries", n)
+	}
 	lsn, h, err := w.store.Head(ctx)
 	if err != nil {
 		return err

@@ -8,13 +8,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/auditd/auditd/internal/ledger"
 )
 
 // Alert is a tamper alert: rows of events changed or removed in one
 // transaction.
 type Alert struct {
 	ID          int64     `json:"id"`
-	Kind        string    `json:"kind"` // update, delete, truncate
+	Kind        string    `json:"kind"` // update, delete, truncate, verify
 	CommitLSN   string    `json:"commit_lsn"`
 	Xid         int64     `json:"xid"`
 	Rows        int       `json:"rows"`
@@ -56,6 +58,26 @@ func (s *Alerts) Record(ctx context.Context, a *Alert) (bool, error) {
 		return false, fmt.Errorf("live: unable to record tamper alert: %w", err)
 	}
 	return true, nil
+}
+
+// RecordVerification records the tamper alert of a broken whole-store
+// verification (kind verify), keyed by its first broken entry, so that
+// the next run finding the same break records nothing new.
+func (s *Alerts) RecordVerification(ctx context.Context, r ledger.AuditReport) error {
+	a := &Alert{Kind: "verify", CommitLSN: r.AlertLSN, Xid: r.AlertXid, Rows: r.ProblemCount, CommittedAt: r.AlertCommit}
+	if a.CommitLSN == "" {
+		a.CommitLSN = "0/0" // an empty ledger: no entry to name
+	}
+	if a.CommittedAt.IsZero() {
+		a.CommittedAt = r.StartedAt // a back-filled entry has no commit time
+	}
+	for _, p := range r.Problems {
+		if p.Position > 0 && len(a.Positions) < 10 {
+			a.Positions = append(a.Positions, p.Position)
+		}
+	}
+	_, err := s.Record(ctx, a)
+	return err
 }
 
 // Recent returns the newest alerts first.
