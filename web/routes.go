@@ -40,6 +40,7 @@ func (s *Server) routes() {
 	s.get("/streams/:id/export.json", access.Compliance, s.exportJSON)
 	s.get("/streams/:id/state", access.Support, s.showState)
 	s.get("/streams/:id/diff", access.Support, s.showDiff)
+	s.get("/streams/:id/fields", access.Support, s.showFieldHistory)
 	// Versions and verdicts only, no stored values.
 	s.get("/streams/:id/verify", access.Support, s.showVerify)
 	s.get("/events", access.Support, s.listEvents)

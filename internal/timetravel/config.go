@@ -38,7 +38,7 @@ var upcastOps = []string{UpRename, UpDefault, UpDrop}
 // foldSemantics is part of the fingerprint: bump it whenever a change to this
 // package makes the same config fold the same events differently, so that
 // stored snapshots are invalidated.
-const foldSemantics = "timetravel-fold/1"
+const foldSemantics = "timetravel-fold/2" // 2: blame keeps the source
 
 // ErrInvalidConfig matches every *ConfigError with errors.Is.
 var ErrInvalidConfig = errors.New("timetravel: invalid config")
