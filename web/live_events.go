@@ -342,7 +342,7 @@ func (s *Server) sseBuilder(ctx context.Context, slot int) func(*live.Message) [
 			if slot == frameJSON {
 				data, err = json.Marshal(liveEvent(m))
 			} else {
-				row := liveEventRow(m)
+				row := s.liveEventRow(m)
 				row.New = true
 				var buf bytes.Buffer
 				err = views.EventRowItem(row).Render(ctx, &buf)
@@ -433,8 +433,10 @@ func liveEvent(m *live.Message) liveEventJSON {
 
 // liveEventRow is the row of a live event: the compact one, linking to the
 // event page, when the hub kept it without its data.
-func liveEventRow(m *live.Message) views.EventRow {
-	row := eventRow(m.Event, true, newPageBudget(maxPreview))
+func (s *Server) liveEventRow(m *live.Message) views.EventRow {
+	b := newPageBudget(maxPreview)
+	b.display = s.display()
+	row := eventRow(m.Event, true, b)
 	if m.Large {
 		row.LargeBytes = m.PayloadBytes
 	}

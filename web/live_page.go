@@ -80,7 +80,7 @@ func (s *Server) showLive(c echo.Context) error {
 		recent := s.deps.LiveHub.Recent(f.filter(), liveInitialRows)
 		for i := len(recent) - 1; i >= 0; i-- {
 			data.Recent = append(data.Recent, liveEvent(recent[i]))
-			vm.Recent = append(vm.Recent, liveEventRow(recent[i]))
+			vm.Recent = append(vm.Recent, s.liveEventRow(recent[i]))
 		}
 		if len(recent) > 0 {
 			sse.Set("last_event_id", recent[len(recent)-1].Cursor.String())

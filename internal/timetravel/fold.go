@@ -142,6 +142,9 @@ func NewFolder(cfg *Config) *Folder {
 	return &Folder{cfg: cfg}
 }
 
+// Config is the configuration the folder folds with.
+func (f *Folder) Config() *Config { return f.cfg }
+
 // Fold applies events in order to st (a new state when st is nil) and
 // returns it.
 func (f *Folder) Fold(st *State, events []eventstore.Event) *State {
