@@ -28,7 +28,9 @@ func TestEventRowsShowKeyFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := setup(t, func(d *Deps) { d.TimeTravel = timetravel.NewService(d.Store, cfg, nil, timetravel.ServiceOptions{SnapshotEvery: -1}) })
+	b := setup(t, func(d *Deps) {
+		d.TimeTravel = timetravel.NewService(d.Store, cfg, nil, timetravel.ServiceOptions{SnapshotEvery: -1})
+	})
 	b.append("wallet-1", "Wallet",
 		ev("FeeCharged", `{"amount":"1.50","reason":"transfer fee","meta":{"ticket":"T-1"},"currency":"EUR"}`, `{"actor":"billing"}`),
 		ev("FeeCharged", `{"amount":"500.00","reason":"annual fee","meta":{"ticket":"T-2"}}`, `{"actor":"billing"}`),
