@@ -24,6 +24,11 @@ type Chrome struct {
 	Role string
 	// AuthOff marks a server running with --auth=off: every page says so.
 	AuthOff bool
+	// Display names the key payload fields event rows show inline, per
+	// event type (the configuration's "display" section); nil or !ok: the
+	// payload's first scalar fields. The layout shows nothing of it: the
+	// pages' row builders read it.
+	Display func(eventType string) (paths []string, ok bool)
 }
 
 // Banner is a notice in every page's header: a tamper alert, a projection

@@ -20,6 +20,8 @@ type EventRow struct {
 	Source        string
 	CorrelationID string
 	CausationID   string
+	// KeyFields are the payload's key fields, shown on the row's head.
+	KeyFields     []KeyField
 	Payload       string // pretty-printed stored payload
 	Metadata      string // pretty-printed metadata
 	UpcastPayload string // pretty-printed upcast payload, when it differs
@@ -83,4 +85,11 @@ func eventLabel(position int64, ref string) string {
 		return ref[:8] + "…"
 	}
 	return ref
+}
+
+// KeyField is one payload field a row shows inline: its name (a pointer's
+// last token) and its value (strings bare, the rest as compact JSON).
+type KeyField struct {
+	Name  string
+	Value string
 }

@@ -21,6 +21,29 @@ type DiffVM struct {
 	ShareURL                 string
 	JSONURL                  string
 	Notice                   string
+	// The events between the two moments (at most a page of them) and
+	// the fields whose changes there cancelled out.
+	Events           []DiffEvent
+	EventsTotal      int
+	Cancelled        []CancelledVM
+	CancelledPartial bool // only the first events in between were walked
+}
+
+// DiffEvent is one event between the two moments of a diff.
+type DiffEvent struct {
+	Version   int
+	EventType string
+	Actor     string
+	Source    string
+	At        time.Time
+	URL       string // /events/{position}
+}
+
+// CancelledVM is a field that changed and came back: the values it went
+// through, as compact JSON ("340", "-160", "340").
+type CancelledVM struct {
+	Path  string
+	Steps []string
 }
 
 // DiffRow is one changed leaf.

@@ -57,6 +57,7 @@ type BlameVM struct {
 	Version   int
 	EventType string
 	Actor     string
+	Source    string // the event's `source` metadata: which API, job or tool
 	At        time.Time
 	EventURL  string // /events/{position}
 }

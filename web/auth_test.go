@@ -220,6 +220,7 @@ func TestEveryRoleOnEveryRouteAndChannel(t *testing.T) {
 		{"GET /streams/:id", "/streams/wallet-1", access.Support, []string{html, js}, 200},
 		{"GET /streams/:id/state", "/streams/wallet-1/state", access.Support, []string{html, js}, 200},
 		{"GET /streams/:id/diff", "/streams/wallet-1/diff?from=v:1&to=v:2", access.Support, []string{html, js}, 200},
+		{"GET /streams/:id/fields", "/streams/wallet-1/fields?path=/balance", access.Support, []string{html, js}, 200},
 		// This bundle runs without a witness ledger: allowed, the route answers 503.
 		{"GET /streams/:id/verify", "/streams/wallet-1/verify", access.Support, []string{html, js}, 503},
 		// Unmasked stored values: compliance; without a ledger, 503.

@@ -41,6 +41,17 @@ const (
 type pageBudget struct {
 	left int
 	each int // the most one value shows
+	// display picks the key fields event rows show (views.Chrome.Display);
+	// nil: the first scalar fields of each payload.
+	display func(eventType string) ([]string, bool)
+}
+
+// rowBudget is newPageBudget for a page of event rows, which show the key
+// fields the configuration names.
+func rowBudget(ch views.Chrome, each int) *pageBudget {
+	b := newPageBudget(each)
+	b.display = ch.Display
+	return b
 }
 
 // newPageBudget is a page's budget, showing at most each bytes of one

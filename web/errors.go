@@ -190,7 +190,7 @@ func notFoundText(c echo.Context, err error) string {
 // chromeNoBanners builds the layout for error pages without touching the
 // database: the error may be that the database is down.
 func (s *Server) chromeNoBanners(c echo.Context, title string) views.Chrome {
-	ch := views.Chrome{Title: title, AuthOff: s.cfg.AuthOff}
+	ch := views.Chrome{Title: title, AuthOff: s.cfg.AuthOff, Display: s.display()}
 	if tok, ok := c.Get(csrfContextKey).(string); ok {
 		ch.CSRFToken = tok
 	}
@@ -198,6 +198,15 @@ func (s *Server) chromeNoBanners(c echo.Context, title string) views.Chrome {
 		ch.User, ch.Role = id.User.Name, id.User.Role.String()
 	}
 	return ch
+}
+
+// display is the configuration's key fields of event rows (nil without a
+// time-travel service).
+func (s *Server) display() func(string) ([]string, bool) {
+	if s.deps.TimeTravel == nil {
+		return nil
+	}
+	return s.deps.TimeTravel.Folder().Config().Display
 }
 
 func acceptsHTML(c echo.Context) bool {

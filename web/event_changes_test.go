@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/csv"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,11 +73,8 @@ func TestTimelineFoldsWithTheServiceReducers(t *testing.T) {
 	}
 
 	// The export's state row is the reducers' state.
-	rows, err := csv.NewReader(b.get("/streams/counter-1/export.csv?to="+tlT0.Add(60*3600e9).Format("2006-01-02T15:04:05Z"), "").Body).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if last := rows[len(rows)-1]; last[0] != "state" || last[5] != "60" || !strings.Contains(last[13], `"total":1830`) {
-		t.Errorf("export state row = %q", last)
+	x := readCSVExport(t, b.get("/streams/counter-1/export.csv?to="+tlT0.Add(60*3600e9).Format("2006-01-02T15:04:05Z"), "").Body.String())
+	if r := x.stateRow("/total"); r == nil || r[2] != "1830" || r[3] != "60" {
+		t.Errorf("export state rows = %q", x.state)
 	}
 }

@@ -114,7 +114,7 @@ func (r eventDetailResult) toJSON() any {
 
 func (r eventDetailResult) toView(chrome views.Chrome) templ.Component {
 	ev := r.step.event
-	vm := views.EventDetailVM{Row: stepRow(r.step, true, newPageBudget(maxDetailPreview), maxDetailChanges), EventID: ev.EventID, CorrelatedTruncated: r.truncated}
+	vm := views.EventDetailVM{Row: stepRow(r.step, true, rowBudget(chrome, maxDetailPreview), maxDetailChanges), EventID: ev.EventID, CorrelatedTruncated: r.truncated}
 	vm.CorrelationID = vm.Row.CorrelationID
 	vm.Row.ShowStream = true
 	vm.Row.Expanded = true // the page is about this event: show its payload

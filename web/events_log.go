@@ -180,7 +180,7 @@ func (r eventsResult) toView(chrome views.Chrome) templ.Component {
 	vm := views.EventsVM{
 		StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor, CorrelationID: f.CorrelationID,
 		From: formValue(f.From), To: formValue(f.To), Filtered: f != logFilters{},
-		Rows: eventRows(events, true, newPageBudget(maxPreview)),
+		Rows: eventRows(events, true, rowBudget(chrome, maxPreview)),
 	}
 	if r.bytesCut {
 		vm.Notice = byteCapNotice(len(events))

@@ -434,7 +434,9 @@ func (s *Server) liveEvent(m *live.Message) liveEventJSON {
 // liveEventRow is the row of a live event: the compact one, linking to the
 // event page, when the hub kept it without its data.
 func (s *Server) liveEventRow(m *live.Message) views.EventRow {
-	row := eventRow(s.maskedEvent(m.Event), true, newPageBudget(maxPreview))
+	b := newPageBudget(maxPreview)
+	b.display = s.display()
+	row := eventRow(s.maskedEvent(m.Event), true, b)
 	if m.Large {
 		row.LargeBytes = m.PayloadBytes
 	}

@@ -107,7 +107,7 @@ func (r overviewResult) toView(chrome views.Chrome) templ.Component {
 		Events:       r.events,
 		Streams:      r.streams,
 		EventTypes:   r.eventTypes,
-		Newest:       eventRows(r.newest, true, newPageBudget(maxPreview)),
+		Newest:       eventRows(r.newest, true, rowBudget(chrome, maxPreview)),
 	}
 	for _, st := range r.streamTypes {
 		vm.StreamTypes = append(vm.StreamTypes, views.TypeTotal{StreamType: st.StreamType, Streams: st.Streams, Events: st.Events})

@@ -269,7 +269,7 @@ func (r projectionDetailResult) toView(ch views.Chrome) templ.Component {
 		Panel:        panel(r.projection, r.now, r.history, r.hasDrift, 300, 44),
 		Window:       r.window,
 		Windows:      []string{"15m", "1h", "24h"},
-		Unprocessed:  eventRows(r.unprocessed, true, newPageBudget(maxPreview)),
+		Unprocessed:  eventRows(r.unprocessed, true, rowBudget(ch, maxPreview)),
 		HeadPosition: r.head.Position,
 	}
 	values := make([]float64, len(r.history))

@@ -42,6 +42,7 @@ func (s *Server) routes() {
 	s.get("/streams/:id/diff", access.Support, s.showDiff)
 	// One masked value in clear, with a reason, written to the access log.
 	s.post("/streams/:id/reveal", access.Compliance, s.revealValue)
+	s.get("/streams/:id/fields", access.Support, s.showFieldHistory)
 	// Versions and verdicts only, no stored values.
 	s.get("/streams/:id/verify", access.Support, s.showVerify)
 	// The window's stored, unmasked values, signed: for those who may see them.

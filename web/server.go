@@ -77,7 +77,7 @@ type Deps struct {
 	Ledger *ledger.Store
 	// Checkpoints signs the ledger's head and evidence bundles, and holds
 	// the key /about/keys shows (nil: no key; evidence answers 503).
-	Checkpoints   *ledger.Checkpointer
+	Checkpoints *ledger.Checkpointer
 	// LedgerAudit verifies the whole store in the background, for /verify
 	// (nil: 503).
 	LedgerAudit *ledger.Auditor

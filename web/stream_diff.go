@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/a-h/templ"
@@ -31,6 +33,7 @@ type diffChangeJSON struct {
 	Version    int       `json:"version"`
 	EventType  string    `json:"event_type"`
 	Actor      string    `json:"actor"`
+	Source     string    `json:"source"`
 	RecordedAt time.Time `json:"recorded_at"`
 }
 
@@ -43,7 +46,46 @@ type diffJSON struct {
 	FromVersion int              `json:"from_version"`
 	ToVersion   int              `json:"to_version"`
 	Changes     []diffChangeJSON `json:"changes"`
+	// Events are the events between the two moments, oldest first, at
+	// most maxDiffEvents; EventsTotal counts them all.
+	Events      []diffEventJSON `json:"events"`
+	EventsTotal int             `json:"events_total"`
+	// Cancelled are the fields that changed in between and came back to
+	// where they were: no net change, so not in changes.
+	Cancelled []cancelledJSON `json:"cancelled"`
+	// CancelledPartial: the stream was walked only over its first
+	// maxDiffWalk events in between; later cancellations are not listed.
+	CancelledPartial bool `json:"cancelled_partial,omitempty"`
 }
+
+// diffEventJSON is one event between the two moments of a diff.
+type diffEventJSON struct {
+	Version    int       `json:"version"`
+	Position   int64     `json:"position"`
+	EventType  string    `json:"event_type"`
+	RecordedAt time.Time `json:"recorded_at"`
+	Actor      string    `json:"actor"`
+	Source     string    `json:"source"`
+}
+
+// cancelledJSON is a field whose changes in between cancelled out: the
+// values it went through, first and last equal.
+type cancelledJSON struct {
+	Path   string `json:"path"`
+	Values []any  `json:"values"`
+	// Elided counts values left out of the middle of a long run.
+	Elided int `json:"elided,omitempty"`
+}
+
+// Bounds on what a diff walks between its two moments: the events listed,
+// the events folded to find cancelled changes, the fields and the values
+// per field kept.
+const (
+	maxDiffEvents     = 200
+	maxDiffWalk       = 5000
+	maxCancelled      = 100
+	maxCancelledSteps = 8
+)
 
 // showDiff is what changed in a stream between ?from and ?to (each v:N or a
 // time; from defaults to before the first event, to to the latest), side by
@@ -61,6 +103,9 @@ func (s *Server) showDiff(c echo.Context) error {
 	fromState, _ = s.maskState(fromState)
 	toState, _ = s.maskState(toState)
 	r := diffResult{info: info, from: from, to: to, fromState: fromState, toState: toState, changes: s.maskChanges(info.StreamType, changes)}
+	if err := s.walkBetween(ctx, &r); err != nil {
+		return err
+	}
 	return s.renderResult(c, http.StatusOK, "Diff of "+info.StreamID, "streams", r)
 }
 
@@ -93,6 +138,98 @@ type diffResult struct {
 	from, to           moment
 	fromState, toState *timetravel.State
 	changes            []timetravel.Change
+	// What walkBetween found between the two moments.
+	events           []diffEventJSON
+	eventsTotal      int
+	cancelled        []cancelledJSON
+	cancelledPartial bool
+}
+
+// walkBetween folds the events between the diff's two moments (whichever is
+// earlier first), listing them and the fields whose changes cancelled out:
+// a diff that says "no differences" while the balance went 340 → −160 →
+// 340 would hide exactly what an investigator looks for.
+func (s *Server) walkBetween(ctx context.Context, r *diffResult) error {
+	lo, hi := r.fromState, r.toState
+	if lo.Version > hi.Version {
+		lo, hi = hi, lo
+	}
+	r.eventsTotal = hi.Version - lo.Version
+	r.events, r.cancelled = []diffEventJSON{}, []cancelledJSON{}
+	if r.eventsTotal == 0 {
+		return nil
+	}
+	type run struct {
+		values []any // first maxCancelledSteps-1 values, then the latest
+		elided int
+	}
+	runs := map[string]*run{}
+	var order []string
+	step := func(old, new any, had, has bool, path string) {
+		ru, ok := runs[path]
+		if !ok {
+			if len(runs) >= 4*maxCancelled {
+				return
+			}
+			ru = &run{values: []any{presentOr(old, had)}}
+			runs[path] = ru
+			order = append(order, path)
+		}
+		if len(ru.values) >= maxCancelledSteps {
+			ru.values[len(ru.values)-1] = presentOr(new, has)
+			ru.elided++
+			return
+		}
+		ru.values = append(ru.values, presentOr(new, has))
+	}
+	through, err := s.deps.TimeTravel.Walk(ctx, r.info, lo, hi.Version, maxDiffWalk, func(ev *eventstore.Event, _ *timetravel.State, changes []timetravel.Change) bool {
+		if len(r.events) < maxDiffEvents {
+			// The actor may be personal data: masked as on the timeline.
+			m := s.maskedEvent(ev).Meta()
+			r.events = append(r.events, diffEventJSON{Version: ev.Version, Position: ev.Position, EventType: ev.EventType,
+				RecordedAt: ev.RecordedAt, Actor: m.Actor, Source: m.Source})
+		}
+		// Masked fields' runs must not spell out their values either.
+		for _, ch := range s.maskChanges(r.info.StreamType, changes) {
+			step(ch.Old, ch.New, ch.Op != timetravel.ChangeAdd, ch.Op != timetravel.ChangeRemove, ch.Path)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	r.cancelledPartial = through < hi.Version
+	changed := make(map[string]bool, len(r.changes))
+	for _, ch := range r.changes {
+		changed[ch.Path] = true
+	}
+	for _, path := range order {
+		ru := runs[path]
+		if changed[path] || len(ru.values) < 3 || len(r.cancelled) >= maxCancelled {
+			continue
+		}
+		first, last := ru.values[0], ru.values[len(ru.values)-1]
+		_, firstAbsent := first.(absentValue)
+		_, lastAbsent := last.(absentValue)
+		if !(firstAbsent && lastAbsent) && !timetravel.JSONEqual(first, last) {
+			continue // changed and changed back past what was walked
+		}
+		r.cancelled = append(r.cancelled, cancelledJSON{Path: path, Values: ru.values, Elided: ru.elided})
+	}
+	return nil
+}
+
+// absentValue stands for a field that did not exist at a step of a run.
+type absentValue struct{}
+
+func (absentValue) MarshalJSON() ([]byte, error) { return []byte(`"(absent)"`), nil }
+
+// presentOr is v, or absentValue when the field was not there.
+func presentOr(v any, present bool) any {
+	if !present {
+		return absentValue{}
+	}
+	return v
 }
 
 func (r diffResult) toJSON() any {
@@ -105,8 +242,10 @@ func (r diffResult) toJSON() any {
 	}
 	for i, ch := range r.changes {
 		data.Changes[i] = diffChangeJSON{Path: ch.Path, Op: ch.Op, Old: ch.Old, New: ch.New,
-			Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, RecordedAt: ch.RecordedAt}
+			Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, Source: ch.Source, RecordedAt: ch.RecordedAt}
 	}
+	data.Events, data.EventsTotal = r.events, r.eventsTotal
+	data.Cancelled, data.CancelledPartial = r.cancelled, r.cancelledPartial
 	return data
 }
 
@@ -145,7 +284,8 @@ func (r diffResult) toView(chrome views.Chrome) templ.Component {
 		// and its blame's labels.
 		eventType, _ := metaText(ch.EventType)
 		actor, _ := metaText(ch.Actor)
-		cost := diffRowMarkup + 2*escapedLen(ch.Path) + escapedLen(eventType) + escapedLen(actor)
+		source, _ := metaText(ch.Source)
+		cost := diffRowMarkup + 2*escapedLen(ch.Path) + escapedLen(eventType) + escapedLen(actor) + escapedLen(source)
 		if i >= maxDiffRowsPage || !b.spend(cost) {
 			vm.Hidden = len(r.changes) - i
 			break
@@ -160,10 +300,32 @@ func (r diffResult) toView(chrome views.Chrome) templ.Component {
 		if ch.Version > 0 {
 			// A change knows its event's version, not its position: link
 			// to the timeline at that version.
-			row.Blame = &views.BlameVM{Version: ch.Version, EventType: eventType, Actor: actor, At: ch.RecordedAt,
+			row.Blame = &views.BlameVM{Version: ch.Version, EventType: eventType, Actor: actor, Source: source, At: ch.RecordedAt,
 				EventURL: vm.StreamURL + "?version=" + views.Itoa(ch.Version)}
 		}
 		vm.Rows = append(vm.Rows, row)
+	}
+	vm.EventsTotal, vm.CancelledPartial = r.eventsTotal, r.cancelledPartial
+	for _, ev := range r.events {
+		eventType, _ := metaText(ev.EventType)
+		actor, _ := metaText(ev.Actor)
+		source, _ := metaText(ev.Source)
+		vm.Events = append(vm.Events, views.DiffEvent{Version: ev.Version, EventType: eventType, Actor: actor, Source: source,
+			At: ev.RecordedAt, URL: "/events/" + strconv.FormatInt(ev.Position, 10)})
+	}
+	for _, c := range r.cancelled {
+		steps := make([]string, 0, len(c.Values)+1)
+		for i, v := range c.Values {
+			if i == len(c.Values)-1 && c.Elided > 0 {
+				steps = append(steps, "… "+views.Itoa(c.Elided)+" more …")
+			}
+			text := "(absent)"
+			if _, absent := v.(absentValue); !absent {
+				text, _ = b.preview(jsonText(v))
+			}
+			steps = append(steps, text)
+		}
+		vm.Cancelled = append(vm.Cancelled, views.CancelledVM{Path: c.Path, Steps: steps})
 	}
 	return views.DiffPage(chrome, vm)
 }

@@ -187,3 +187,73 @@ func TestDiffEscapesHTML(t *testing.T) {
 		t.Errorf("row = %q", r.Text())
 	}
 }
+
+// A diff lists the events between its moments and, when changes there
+// cancelled out, says so instead of only "no differences".
+func TestDiffListsEventsInBetweenAndCancelledChanges(t *testing.T) {
+	t.Parallel()
+	b, _ := ttSetup(t)
+	seedTTWallet(b, 3) // balance 30 at v3
+	fee := ev("MoneyDeposited", `{"amount":-500}`, `{"actor":"billing","source":"annual-fee-job"}`)
+	fee.RecordedAt = ttT0.Add(4 * time.Minute)
+	refund := ev("MoneyDeposited", `{"amount":500}`, `{"actor":"s.lee","source":"support-console"}`)
+	refund.RecordedAt = ttT0.Add(5 * time.Minute)
+	b.append("wallet-1", "Wallet", fee, refund)
+
+	var got struct {
+		Changes []any `json:"changes"`
+		Events  []struct {
+			Version    int       `json:"version"`
+			EventType  string    `json:"event_type"`
+			RecordedAt time.Time `json:"recorded_at"`
+			Actor      string    `json:"actor"`
+			Source     string    `json:"source"`
+		} `json:"events"`
+		EventsTotal int `json:"events_total"`
+		Cancelled   []struct {
+			Path   string `json:"path"`
+			Values []any  `json:"values"`
+		} `json:"cancelled"`
+	}
+	b.getJSONInto("/streams/wallet-1/diff?from=v:3&to=v:5", &got)
+	if len(got.Changes) != 0 || got.EventsTotal != 2 || len(got.Events) != 2 {
+		t.Fatalf("diff = %+v", got)
+	}
+	if e := got.Events[0]; e.Version != 4 || e.EventType != "MoneyDeposited" || e.Actor != "billing" || e.Source != "annual-fee-job" ||
+		!e.RecordedAt.Equal(ttT0.Add(4*time.Minute)) {
+		t.Errorf("first event in between = %+v", e)
+	}
+	if len(got.Cancelled) != 1 || got.Cancelled[0].Path != "/balance" || fmt.Sprint(got.Cancelled[0].Values) != "[30 -470 30]" {
+		t.Errorf("cancelled = %+v", got.Cancelled)
+	}
+	// Backwards, the same events and the same run, oldest first.
+	b.getJSONInto("/streams/wallet-1/diff?from=v:5&to=v:3", &got)
+	if got.EventsTotal != 2 || got.Events[0].Version != 4 || len(got.Cancelled) != 1 {
+		t.Errorf("backwards diff = %+v", got)
+	}
+
+	doc := b.page("/streams/wallet-1/diff?from=v:3&to=v:5", http.StatusOK)
+	if !strings.Contains(doc.Find(`[data-testid=diff-empty]`).Text(), "cancelled out") {
+		t.Errorf("empty diff says %q", doc.Find(`[data-testid=diff-empty]`).Text())
+	}
+	line := strings.Join(strings.Fields(doc.Find(`[data-testid=cancelled-row][data-path="/balance"]`).Text()), " ")
+	if line != "/balance went 30 → -470 → 30 : net no change" {
+		t.Errorf("cancelled line = %q", line)
+	}
+	rows := doc.Find(`[data-testid=diff-events] [data-testid=diff-event]`)
+	if rows.Length() != 2 || rows.Eq(1).AttrOr("data-version", "") != "5" || !strings.Contains(rows.Eq(1).Text(), "support-console") ||
+		!strings.Contains(rows.Eq(1).Text(), "s.lee") {
+		t.Errorf("events in between = %q", rows.Text())
+	}
+
+	// A real difference names the source next to the actor.
+	doc = b.page("/streams/wallet-1/diff?from=v:3&to=v:4", http.StatusOK)
+	if src := doc.Find(`[data-testid=diff-row][data-path="/balance"] [data-testid=blame-source]`).Text(); src != "via annual-fee-job" {
+		t.Errorf("blame source = %q", src)
+	}
+	// No event in between: no list.
+	doc = b.page("/streams/wallet-1/diff?from=v:3&to=v:3", http.StatusOK)
+	if doc.Find(`[data-testid=diff-events]`).Length() != 0 {
+		t.Error("events listed for an empty range")
+	}
+}

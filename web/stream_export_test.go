@@ -1,7 +1,9 @@
 package web
 
 import (
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -11,11 +13,74 @@ import (
 	"github.com/auditd/auditd/internal/eventstore"
 )
 
+// csvExport is a CSV export read back: its comment lines, the event
+// section (header and rows) and the state section's rows; digest is the
+// last line's.
+type csvExport struct {
+	comments []string
+	header   []string
+	events   [][]string
+	state    [][]string
+	digest   string
+	// eventBytes are the event rows exactly as written, to recompute the
+	// digest.
+	eventBytes []byte
+}
+
+func readCSVExport(t *testing.T, body string) csvExport {
+	t.Helper()
+	var x csvExport
+	lines := strings.SplitAfter(body, "\r\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	last := strings.TrimSuffix(lines[len(lines)-1], "\r\n")
+	if !strings.HasPrefix(last, "# sha256 ") {
+		t.Fatalf("the last line is not the digest: %q", last)
+	}
+	x.digest = strings.TrimPrefix(last, "# sha256 ")
+	r := csv.NewReader(strings.NewReader(body))
+	r.Comment, r.FieldsPerRecord = '#', -1
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "# ") {
+			x.comments = append(x.comments, strings.TrimSuffix(l, "\r\n"))
+		}
+		if strings.HasPrefix(l, `"event",`) {
+			x.eventBytes = append(x.eventBytes, l...)
+		}
+	}
+	x.header = rows[0]
+	for _, row := range rows[1:] {
+		switch row[0] {
+		case "event":
+			x.events = append(x.events, row)
+		case "state":
+			x.state = append(x.state, row)
+		}
+	}
+	return x
+}
+
+// stateRow is the state section's row of path.
+func (x csvExport) stateRow(path string) []string {
+	for _, r := range x.state {
+		if r[1] == path {
+			return r
+		}
+	}
+	return nil
+}
+
 func TestExportCSVStreamsTheTrailAndTheState(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	seedCounter(b, "counter-1", 1203, tlT0) // more than two export pages
 
+	before := time.Now().UTC()
 	rec := b.get("/streams/counter-1/export.csv", "")
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
@@ -26,33 +91,73 @@ func TestExportCSVStreamsTheTrailAndTheState(t *testing.T) {
 	if !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") || !rec.Flushed {
 		t.Errorf("Content-Type %q flushed %v", rec.Header().Get("Content-Type"), rec.Flushed)
 	}
-	rows, err := csv.NewReader(rec.Body).ReadAll()
-	if err != nil {
-		t.Fatal(err)
+	x := readCSVExport(t, rec.Body.String())
+	if strings.Join(x.header, ",") != strings.Join(exportCSVHeader, ",") {
+		t.Errorf("header = %v", x.header)
 	}
-	if strings.Join(rows[0], ",") != strings.Join(exportCSVHeader, ",") {
-		t.Errorf("header = %v", rows[0])
+	if len(x.events) != 1203 {
+		t.Fatalf("event rows = %d", len(x.events))
 	}
-	if len(rows) != 1+1203+1 {
-		t.Fatalf("rows = %d", len(rows))
-	}
-	if r := rows[1]; r[0] != "event" || r[5] != "1" || r[6] != "Set" || r[9] != "agent:m.okafor" || r[13] != `{"note": "v1", "balance": 1}` {
+	if r := x.events[0]; r[5] != "1" || r[6] != "Set" || r[9] != "agent:m.okafor" || r[13] != `{"note": "v1", "balance": 1}` {
 		t.Errorf("first event row = %q", r)
 	}
-	last := rows[len(rows)-1]
-	if last[0] != "state" || last[5] != "1203" || !strings.Contains(last[13], `"balance":1203`) || !strings.Contains(last[14], `"/balance"`) {
-		t.Errorf("state row = %q", last)
+	// The state is a section of its own, a row per field with its blame.
+	if r := x.stateRow("/balance"); r == nil || r[2] != "1203" || r[3] != "1203" || r[4] != "Set" {
+		t.Errorf("state rows = %q", x.state)
+	}
+	// What the export is: when, which stream, which window; and its digest,
+	// which is the SHA-256 of the event rows and the trailer's value.
+	head := strings.Join(x.comments, "\n")
+	if !strings.Contains(head, "of stream counter-1") || !strings.Contains(head, "window from (unbounded) to (unbounded)") {
+		t.Errorf("comments = %s", head)
+	}
+	var exportedAt time.Time
+	for _, c := range x.comments {
+		if v, ok := strings.CutPrefix(c, "# exported_at "); ok {
+			exportedAt, _ = time.Parse(time.RFC3339Nano, v)
+		}
+	}
+	if exportedAt.Before(before.Add(-time.Second)) || exportedAt.After(time.Now().Add(time.Second)) {
+		t.Errorf("exported_at = %v", exportedAt)
+	}
+	sum := sha256.Sum256(x.eventBytes)
+	if want := hex.EncodeToString(sum[:]); x.digest != want {
+		t.Errorf("digest %s, recomputed %s", x.digest, want)
+	}
+	if tr := rec.Result().Trailer.Get(exportDigestTrailer); tr != x.digest {
+		t.Errorf("trailer %q, in the file %q", tr, x.digest)
 	}
 
-	// A window: events and the state at its end.
+	// A window: events and the state at its end; the window is said.
 	from := tlT0.Add(10 * time.Hour).Format(time.RFC3339)
 	to := tlT0.Add(20*time.Hour + 30*time.Minute).Format("2006-01-02T15:04")
-	rows, err = csv.NewReader(b.get("/streams/counter-1/export.csv?from="+from+"&to="+to, "").Body).ReadAll()
-	if err != nil {
-		t.Fatal(err)
+	x = readCSVExport(t, b.get("/streams/counter-1/export.csv?from="+from+"&to="+to, "").Body.String())
+	if len(x.events) != 11 || x.events[0][5] != "10" || x.events[10][5] != "20" || x.stateRow("/balance")[2] != "20" {
+		t.Errorf("window rows = %d, first v%s, state %q", len(x.events), x.events[0][5], x.state)
 	}
-	if len(rows) != 1+11+1 || rows[1][5] != "10" || rows[11][5] != "20" || rows[12][5] != "20" || !strings.Contains(rows[12][13], `"balance":20`) {
-		t.Errorf("window rows = %d, first v%s, state %q", len(rows), rows[1][5], rows[len(rows)-1])
+	if head := strings.Join(x.comments, "\n"); !strings.Contains(head, "window from "+tlT0.Add(10*time.Hour).Format(time.RFC3339Nano)+" to ") {
+		t.Errorf("window comment: %s", head)
+	}
+}
+
+// ?balance=/path adds that state field's value after each event, folded
+// from the state before the window (not from zero).
+func TestExportCSVBalanceColumn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seedCounter(b, "counter-1", 30, tlT0)
+	from := tlT0.Add(10 * time.Hour).Format(time.RFC3339)
+	x := readCSVExport(t, b.get("/streams/counter-1/export.csv?balance=/balance&from="+from, "").Body.String())
+	if x.header[len(x.header)-1] != "/balance" || len(x.events) != 21 {
+		t.Fatalf("header %q, %d events", x.header, len(x.events))
+	}
+	for _, r := range x.events {
+		if r[len(r)-1] != r[5] { // the counter's balance is its version
+			t.Errorf("v%s: balance after = %q", r[5], r[len(r)-1])
+		}
+	}
+	if rec := b.get("/streams/counter-1/export.csv?balance=balance", "text/html"); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "invalid balance") {
+		t.Errorf("bad balance: %d", rec.Code)
 	}
 }
 
@@ -85,6 +190,34 @@ func TestExportJSONIsValidAndWindowed(t *testing.T) {
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
 		t.Fatalf("invalid JSON: %v", err)
+	}
+	// The digest is the last member, over the events as written; the
+	// trailer repeats it.
+	var raw struct {
+		Export struct {
+			Format     string    `json:"format"`
+			ExportedAt time.Time `json:"exported_at"`
+			To         time.Time `json:"to"`
+		} `json:"export"`
+		Events []json.RawMessage `json:"events"`
+		SHA256 string            `json:"sha256"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	for _, e := range raw.Events {
+		h.Write(e)
+		h.Write([]byte("\n"))
+	}
+	if want := hex.EncodeToString(h.Sum(nil)); raw.SHA256 != want || rec.Result().Trailer.Get(exportDigestTrailer) != want {
+		t.Errorf("digest %q, trailer %q, recomputed %q", raw.SHA256, rec.Result().Trailer.Get(exportDigestTrailer), want)
+	}
+	if raw.Export.Format != exportFormat || time.Since(raw.Export.ExportedAt) > time.Minute || !raw.Export.To.Equal(tlT0.Add(650*time.Hour)) {
+		t.Errorf("export = %+v", raw.Export)
+	}
+	if !strings.HasSuffix(strings.TrimSpace(rec.Body.String()), `"sha256":"`+raw.SHA256+`"}`) {
+		t.Error("the digest is not the document's last member")
 	}
 	if doc.Stream.StreamID != "counter 1/ü" || doc.Stream.Version != 700 || len(doc.Events) != 650 || doc.Events[649].Version != 650 ||
 		doc.State.Version != 650 || doc.State.State["balance"] != float64(650) || len(doc.State.Blame) != 2 {
@@ -120,15 +253,12 @@ func TestExportCSVNeutralisesFormulas(t *testing.T) {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 	body := rec.Body.String()
-	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 1+len(actors)+1 {
-		t.Fatalf("rows = %d", len(rows))
+	x := readCSVExport(t, body)
+	if len(x.events) != len(actors) {
+		t.Fatalf("rows = %d", len(x.events))
 	}
 	for i, actor := range actors {
-		r := rows[1+i]
+		r := x.events[i]
 		want := actor
 		if strings.ContainsRune("=+-@\t\r", rune(actor[0])) {
 			want = "'" + actor
@@ -142,7 +272,7 @@ func TestExportCSVNeutralisesFormulas(t *testing.T) {
 			}
 		}
 	}
-	if !strings.HasPrefix(body, `"`) || strings.Contains(body, `,=`) {
+	if strings.Contains(body, `,=`) {
 		t.Errorf("cells are not all quoted: %.200s", body)
 	}
 }
@@ -168,4 +298,25 @@ func FuzzCSVCell(f *testing.F) {
 			t.Fatalf("csvCell(%q) reads back as %q, want %q", s, rows, want)
 		}
 	})
+}
+
+// The stream page has a window picker for exports: a GET form whose
+// buttons fetch the CSV or the JSON of that window.
+func TestTimelineOffersAnExportWindow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seedCounter(b, "counter-1", 3, tlT0)
+	doc := b.page("/streams/counter-1", http.StatusOK)
+	form := doc.Find(`[data-testid=export-window] form[data-testid=export-form]`)
+	if form.AttrOr("method", "") != "get" || form.AttrOr("action", "") != "/streams/counter-1/export.csv" ||
+		form.Find(`[data-testid=export-window-json]`).AttrOr("formaction", "") != "/streams/counter-1/export.json" ||
+		form.Find(`input[name=from]`).Length() != 1 || form.Find(`input[name=to]`).Length() != 1 || form.Find(`input[name=balance]`).Length() != 1 {
+		t.Fatalf("export form = %v", form.Nodes)
+	}
+	// What the form sends when left empty (the tz the script fills in
+	// included) is a whole-stream export.
+	rec := b.get("/streams/counter-1/export.csv?from=&to=&balance=&tz=%2B02:00", "")
+	if x := readCSVExport(t, rec.Body.String()); rec.Code != http.StatusOK || len(x.events) != 3 {
+		t.Errorf("empty window: %d, %d events", rec.Code, len(x.events))
+	}
 }

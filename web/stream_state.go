@@ -110,11 +110,12 @@ type blameJSON struct {
 	EventType  string    `json:"event_type"`
 	RecordedAt time.Time `json:"recorded_at"`
 	Actor      string    `json:"actor"`
+	Source     string    `json:"source"`
 	Position   int64     `json:"position"`
 }
 
 func blameOf(b timetravel.Blame) blameJSON {
-	return blameJSON{Version: b.Version, EventType: b.EventType, RecordedAt: b.RecordedAt, Actor: b.Actor, Position: b.Position}
+	return blameJSON{Version: b.Version, EventType: b.EventType, RecordedAt: b.RecordedAt, Actor: b.Actor, Source: b.Source, Position: b.Position}
 }
 
 // stateJSON is /streams/{id}/state as JSON.
@@ -320,12 +321,12 @@ func stateRows(st *timetravel.State, limit int, b *pageBudget) (rows []views.Sta
 	var walk func(depth int, key, path string, v any)
 	full := func() bool { return hidden > 0 || len(rows) >= limit }
 	add := func(r views.StateRow) {
-		// A row costs its markup, its path twice (data-path, title) and
-		// its blame's labels twice: past what the budget has left, this
-		// row and the rest are hidden.
-		cost := stateRowMarkup + 2*escapedLen(r.Path)
+		// A row costs its markup, its path three times (data-path, title,
+		// the history link) and its blame's labels twice: past what the
+		// budget has left, this row and the rest are hidden.
+		cost := stateRowMarkup + 3*escapedLen(r.Path)
 		if r.Blame != nil {
-			cost += 2 * (escapedLen(r.Blame.EventType) + escapedLen(r.Blame.Actor))
+			cost += 2 * (escapedLen(r.Blame.EventType) + escapedLen(r.Blame.Actor) + escapedLen(r.Blame.Source))
 		}
 		if full() || !b.spend(cost) {
 			hidden++
@@ -396,7 +397,8 @@ func blameVM(b timetravel.Blame) *views.BlameVM {
 	// repeated two thousand times.
 	eventType, _ := metaText(b.EventType)
 	actor, _ := metaText(b.Actor)
-	vm := &views.BlameVM{Version: b.Version, EventType: eventType, Actor: actor, At: b.RecordedAt}
+	source, _ := metaText(b.Source)
+	vm := &views.BlameVM{Version: b.Version, EventType: eventType, Actor: actor, Source: source, At: b.RecordedAt}
 	if b.Position > 0 {
 		vm.EventURL = "/events/" + strconv.FormatInt(b.Position, 10)
 	}

@@ -178,7 +178,7 @@ func (r timelineResult) toView(chrome views.Chrome) templ.Component {
 		ExportJSON: streamPath(id, "/export.json"),
 		DiffURL:    streamPath(id, "/diff") + "?from=v:1&to=v:" + views.Itoa(info.Version),
 		LiveURL:    "/live/events?stream_id=" + url.QueryEscape(id),
-		Highlight:  r.highlight, Notice: r.notice, Rows: stepRows(r.steps, false, newPageBudget(maxPreview)),
+		Highlight:  r.highlight, Notice: r.notice, Rows: stepRows(r.steps, false, rowBudget(chrome, maxPreview)),
 	}
 	if r.verify {
 		vm.VerifyURL = streamPath(id, "/verify")

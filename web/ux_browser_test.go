@@ -106,7 +106,8 @@ func (s *uxSite) pages() []uxPage {
 		// stream projections fragment) with htmx.
 		{"timeline", "/streams/wallet-1", []string{`#state-panel [data-testid=state-view]`, `[data-testid=stream-projections]`, `[data-testid=pager]`}},
 		{"state", "/streams/wallet-1/state?version=12", []string{`[data-testid=state-view]`}},
-		{"diff", "/streams/wallet-1/diff?from=v:2&to=v:61", []string{`[data-testid=diff-new]`}},
+		{"diff", "/streams/wallet-1/diff?from=v:2&to=v:61", []string{`[data-testid=diff-new]`, `[data-testid=diff-events]`}},
+		{"field history", "/streams/wallet-1/fields?path=/balance", []string{`[data-testid=field-chart] svg`, `[data-testid=field-table]`}},
 		{"events log", "/events", []string{`[data-testid=event-row]`, `[data-testid=pager]`}},
 		{"event page", fmt.Sprintf("/events/%d", s.event), []string{`[data-testid=event-position]`}},
 		{"large event page", fmt.Sprintf("/events/%d", s.large), []string{`[data-testid=truncated]`}},

@@ -38,7 +38,7 @@ var upcastOps = []string{UpRename, UpDefault, UpDrop}
 // foldSemantics is part of the fingerprint: bump it whenever a change to this
 // package makes the same config fold the same events differently, so that
 // stored snapshots are invalidated.
-const foldSemantics = "timetravel-fold/1"
+const foldSemantics = "timetravel-fold/2" // 2: blame keeps the source
 
 // ErrInvalidConfig matches every *ConfigError with errors.Is.
 var ErrInvalidConfig = errors.New("timetravel: invalid config")
@@ -109,6 +109,7 @@ type Config struct {
 	upcasters   map[string][]Upcaster        // event type → sorted by FromVersion
 	chain       map[string]map[int]int       // event type → from_version → index in upcasters
 	sections    map[string]json.RawMessage   // every top-level key, for other features
+	display     map[string][]string          // event type → key payload fields (pointers) rows show
 	fingerprint string
 }
 
@@ -160,6 +161,9 @@ func ParseConfig(data []byte, source string) (*Config, error) {
 	}
 	if raw, ok := top["upcasters"]; ok {
 		errs = append(errs, c.parseUpcasters(raw)...)
+	}
+	if raw, ok := top["display"]; ok {
+		errs = append(errs, c.parseDisplay(raw)...)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -554,6 +558,54 @@ func (c *Config) Section(name string) (json.RawMessage, bool) {
 	}
 	raw, ok := c.sections[name]
 	return raw, ok
+}
+
+// MaxDisplayFields bounds the key fields an event row shows per event type.
+const MaxDisplayFields = 8
+
+// parseDisplay reads the "display" section: the key payload fields event
+// rows show inline, per event type, as JSON pointers
+// ({"FeeCharged": ["/amount", "/reason"]}).
+func (c *Config) parseDisplay(raw json.RawMessage) []error {
+	fail := func(loc, eventType, format string, args ...any) error {
+		return &ConfigError{Source: c.source, Rule: loc, EventType: eventType, Index: -1, Message: fmt.Sprintf(format, args...)}
+	}
+	var byType map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &byType); err != nil || byType == nil {
+		return []error{fail("display", "", "must be an object mapping event types to lists of JSON pointers, like {\"FeeCharged\": [\"/amount\", \"/reason\"]}")}
+	}
+	var errs []error
+	c.display = make(map[string][]string, len(byType))
+	for _, et := range sortedKeys(byType) {
+		loc := fmt.Sprintf("display[%q]", et)
+		var paths []string
+		if err := json.Unmarshal(byType[et], &paths); err != nil || paths == nil {
+			errs = append(errs, fail(loc, et, "must be a list of JSON pointers such as \"/amount\""))
+			continue
+		}
+		if len(paths) > MaxDisplayFields {
+			errs = append(errs, fail(loc, et, "%d fields: at most %d fit on a row", len(paths), MaxDisplayFields))
+			continue
+		}
+		for i, p := range paths {
+			if ptr, err := ParsePointer(p); err != nil || ptr.IsRoot() {
+				errs = append(errs, fail(fmt.Sprintf("%s[%d]", loc, i), et, "%q is not a JSON pointer to a payload field (like \"/amount\")", p))
+			}
+		}
+		c.display[et] = paths
+	}
+	return errs
+}
+
+// Display returns the key payload fields configured for an event type's
+// rows (pointers into its payload); ok is false without an entry, when
+// rows show the payload's first scalar fields.
+func (c *Config) Display(eventType string) (paths []string, ok bool) {
+	if c == nil {
+		return nil, false
+	}
+	paths, ok = c.display[eventType]
+	return paths, ok
 }
 
 // Rules returns the reducer rules for an event type of a stream type. ok is

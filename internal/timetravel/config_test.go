@@ -201,3 +201,23 @@ func TestFingerprint(t *testing.T) {
 		t.Error("fingerprint not stable across parses")
 	}
 }
+
+func TestConfigDisplaySection(t *testing.T) {
+	t.Parallel()
+	cfg, err := ParseConfig([]byte(`{"display": {"FeeCharged": ["/amount", "/reason"]}}`), "c.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paths, ok := cfg.Display("FeeCharged"); !ok || strings.Join(paths, ",") != "/amount,/reason" {
+		t.Errorf("display = %v %v", paths, ok)
+	}
+	if _, ok := cfg.Display("Other"); ok {
+		t.Error("an event type without an entry has one")
+	}
+	for _, bad := range []string{`{"display": []}`, `{"display": {"X": "/a"}}`, `{"display": {"X": ["amount"]}}`, `{"display": {"X": [""]}}`,
+		`{"display": {"X": ["/1","/2","/3","/4","/5","/6","/7","/8","/9"]}}`} {
+		if _, err := ParseConfig([]byte(bad), "c.json"); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "display") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}

@@ -24,6 +24,7 @@ type Change struct {
 	Version    int       `json:"version"`
 	EventType  string    `json:"event_type"`
 	Actor      string    `json:"actor"`
+	Source     string    `json:"source,omitempty"`
 	RecordedAt time.Time `json:"recorded_at"`
 }
 
@@ -57,7 +58,7 @@ func Diff(from, to *State) []Change {
 	var out []Change
 	diffValue(&ptrBuf{}, a, b, true, true, func(c Change) {
 		if bl, ok := attribution(src, c.Path, lo, hi); ok {
-			c.Version, c.EventType, c.Actor, c.RecordedAt = bl.Version, bl.EventType, bl.Actor, bl.RecordedAt
+			c.Version, c.EventType, c.Actor, c.Source, c.RecordedAt = bl.Version, bl.EventType, bl.Actor, bl.Source, bl.RecordedAt
 		}
 		out = append(out, c)
 	})

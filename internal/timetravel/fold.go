@@ -22,7 +22,10 @@ type Blame struct {
 	EventType  string    `json:"event_type"`
 	RecordedAt time.Time `json:"recorded_at"`
 	Actor      string    `json:"actor"`
-	Position   int64     `json:"position"`
+	// Source is the event's `source` metadata key: which API, job or tool
+	// wrote it (omitted from snapshots written before it was kept).
+	Source   string `json:"source,omitempty"`
+	Position int64  `json:"position"`
 }
 
 // Fold error stages.
@@ -139,6 +142,9 @@ func NewFolder(cfg *Config) *Folder {
 	return &Folder{cfg: cfg}
 }
 
+// Config is the configuration the folder folds with.
+func (f *Folder) Config() *Config { return f.cfg }
+
 // Fold applies events in order to st (a new state when st is nil) and
 // returns it.
 func (f *Folder) Fold(st *State, events []eventstore.Event) *State {
@@ -175,7 +181,7 @@ func (f *Folder) Step(st *State, ev *eventstore.Event) []Change {
 	for key, c := range rec.before {
 		now, has := st.Data[key]
 		diffValue(&ptrBuf{b: []byte(childPointer("", key))}, c.value, now, c.had, has, func(ch Change) {
-			ch.Version, ch.EventType, ch.Actor, ch.RecordedAt = b.Version, b.EventType, b.Actor, b.RecordedAt
+			ch.Version, ch.EventType, ch.Actor, ch.Source, ch.RecordedAt = b.Version, b.EventType, b.Actor, b.Source, b.RecordedAt
 			changes = append(changes, ch)
 		})
 	}
@@ -221,7 +227,8 @@ func (f *Folder) apply(st *State, ev *eventstore.Event, rec *recorder) (b Blame,
 		st.addError(FoldError{Version: version, EventType: ev.EventType, Stage: StageEvent, Rule: -1,
 			Message: fmt.Sprintf("versions %d to %d are missing before this event", st.Version+1, version-1)})
 	}
-	b = Blame{Version: version, EventType: ev.EventType, RecordedAt: ev.RecordedAt.UTC(), Actor: ev.Actor(), Position: ev.Position}
+	meta := ev.Meta()
+	b = Blame{Version: version, EventType: ev.EventType, RecordedAt: ev.RecordedAt.UTC(), Actor: meta.Actor, Source: meta.Source, Position: ev.Position}
 	st.Version = version
 	st.At = b.RecordedAt
 

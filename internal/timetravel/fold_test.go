@@ -377,7 +377,7 @@ func TestStep(t *testing.T) {
 		{Path: "/history/0/amount", Op: ChangeAdd, New: json.Number("5")},
 	}
 	for i := range want {
-		want[i].Version, want[i].EventType, want[i].Actor, want[i].RecordedAt = 2, "MoneyDeposited", "bob", e2.RecordedAt
+		want[i].Version, want[i].EventType, want[i].Actor, want[i].Source, want[i].RecordedAt = 2, "MoneyDeposited", "bob", "test", e2.RecordedAt
 	}
 	if !reflect.DeepEqual(changes, want) {
 		t.Errorf("v2 changes = %+v\nwant %+v", changes, want)

@@ -418,7 +418,7 @@ func (s *Service) Changes(ctx context.Context, info eventstore.StreamInfo, from,
 			}
 		}
 		if ok {
-			c.Version, c.EventType, c.Actor, c.RecordedAt = first.Version, first.EventType, first.Actor, first.RecordedAt
+			c.Version, c.EventType, c.Actor, c.Source, c.RecordedAt = first.Version, first.EventType, first.Actor, first.Source, first.RecordedAt
 		}
 	}
 	return changes, nil
