@@ -15,7 +15,7 @@ import (
 
 // streamFilters are the /streams search parameters, as given.
 type streamFilters struct {
-	Prefix     string `json:"q,omitempty"`
+	Match      string `json:"q,omitempty"` // any part of the id, any case
 	StreamType string `json:"type,omitempty"`
 	eventFilters
 }
@@ -24,7 +24,7 @@ type streamFilters struct {
 // the caller).
 func (f streamFilters) query() url.Values {
 	v := url.Values{}
-	setNonEmpty(v, "q", f.Prefix)
+	setNonEmpty(v, "q", f.Match)
 	setNonEmpty(v, "type", f.StreamType)
 	f.eventFilters.addTo(v)
 	return v
@@ -42,7 +42,7 @@ type streamsJSON struct {
 func parseStreamFilters(c echo.Context) (streamFilters, error) {
 	var f streamFilters
 	var err error
-	if f.Prefix, err = queryText(c, "q"); err != nil {
+	if f.Match, err = queryText(c, "q"); err != nil {
 		return f, err
 	}
 	if f.StreamType, err = queryText(c, "type"); err != nil {
@@ -52,8 +52,8 @@ func parseStreamFilters(c echo.Context) (streamFilters, error) {
 	return f, err
 }
 
-// listStreams searches streams: by id prefix and type through the stream
-// heads, by event type, actor, correlation id and time range through the
+// listStreams searches streams: by any part of the id, in any case (the
+// stream catalogue), and type, by event type, actor, correlation id and time range through the
 // events (eventstore.SearchStreams keeps both bounded). The quick search in
 // the header posts q here: an exact stream id goes straight to its timeline.
 func (s *Server) listStreams(c echo.Context) error {
@@ -81,17 +81,17 @@ func (s *Server) listStreams(c echo.Context) error {
 		return err
 	}
 
-	onlyPrefix := f == streamFilters{Prefix: f.Prefix}
-	if f.Prefix != "" && onlyPrefix && after == "" && before == "" && !wantsJSON(c) {
-		if _, err := s.deps.Store.Stream(ctx, f.Prefix); err == nil {
-			return c.Redirect(http.StatusSeeOther, "/streams/"+url.PathEscape(f.Prefix))
+	onlyMatch := f == streamFilters{Match: f.Match}
+	if f.Match != "" && onlyMatch && after == "" && before == "" && !wantsJSON(c) {
+		if _, err := s.deps.Store.Stream(ctx, f.Match); err == nil {
+			return c.Redirect(http.StatusSeeOther, "/streams/"+url.PathEscape(f.Match))
 		} else if !errors.Is(err, eventstore.ErrStreamNotFound) {
 			return err
 		}
 	}
 
 	page, err := s.deps.Store.SearchStreams(ctx, eventstore.StreamSearch{
-		Prefix: f.Prefix, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor,
+		Match: f.Match, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor,
 		CorrelationID: f.CorrelationID, From: f.From, To: f.To,
 		After: after, Before: before, Limit: limit,
 	})
@@ -136,7 +136,7 @@ func (r streamsResult) link(key, cursor string) string {
 func (r streamsResult) toView(chrome views.Chrome) templ.Component {
 	f, page := r.filters, r.page
 	vm := views.StreamsVM{
-		Q: f.Prefix, Type: f.StreamType, EventType: f.EventType, Actor: f.Actor, CorrelationID: f.CorrelationID,
+		Q: f.Match, Type: f.StreamType, EventType: f.EventType, Actor: f.Actor, CorrelationID: f.CorrelationID,
 		From: formValue(f.From), To: formValue(f.To), Partial: page.Partial,
 		Filtered: f != streamFilters{},
 	}

@@ -115,6 +115,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 	stops = append(stops, folder.Stop)
 
+	// The stream catalogue (search anywhere in an id), on any source.
+	keeper := eventstore.NewCatalogueKeeper(store, logger, 2*time.Second)
+	if err := keeper.Start(ctx); err != nil {
+		return err
+	}
+	stops = append(stops, keeper.Stop)
+
 	// Time travel: reducers/upcasters from --config, snapshots. The same
 	// file declares the drift mappings of the projections below.
 	ttCfg, err := loadReducers(cfg, logger)

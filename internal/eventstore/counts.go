@@ -163,8 +163,7 @@ type CountFolder struct {
 	store    *Store
 	logger   *slog.Logger
 	interval time.Duration
-	cancel   context.CancelFunc
-	done     chan struct{}
+	loop     ticking
 }
 
 // NewCountFolder returns a folder that runs every interval once started; a
@@ -182,31 +181,13 @@ func (f *CountFolder) Start(ctx context.Context) error {
 	if _, err := f.store.FoldCounts(ctx); err != nil {
 		return err
 	}
-	ctx, f.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	f.done = make(chan struct{})
-	go func() {
-		defer close(f.done)
-		t := time.NewTicker(f.interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := f.store.FoldCounts(ctx); err != nil && ctx.Err() == nil {
-					f.logger.Warn("unable to fold event counts", "error", err)
-				}
-			}
+	f.loop.start(ctx, f.interval, func(ctx context.Context) {
+		if _, err := f.store.FoldCounts(ctx); err != nil && ctx.Err() == nil {
+			f.logger.Warn("unable to fold event counts", "error", err)
 		}
-	}()
+	})
 	return nil
 }
 
 // Stop ends the loop and waits for it.
-func (f *CountFolder) Stop() {
-	if f.cancel == nil {
-		return
-	}
-	f.cancel()
-	<-f.done
-}
+func (f *CountFolder) Stop() { f.loop.stop() }

@@ -12,6 +12,9 @@ import (
 // level filters (EventType, Actor, CorrelationID, From/To) keep the streams
 // that have at least one event matching all of them.
 type StreamSearch struct {
+	// Match keeps streams whose id contains it, in any case (through the
+	// stream catalogue); Prefix keeps ids starting with it, exactly.
+	Match         string
 	Prefix        string
 	StreamType    string
 	EventType     string
@@ -111,6 +114,9 @@ func (p *predicates) streamFilters(q StreamSearch) (order string) {
 	if q.Prefix != "" {
 		p.streamIDPrefix(q.Prefix)
 	}
+	if q.Match != "" {
+		p.conds = append(p.conds, p.sc.col(p.alias, "stream_id")+"::text ILIKE "+p.arg(matchPattern(q.Match)))
+	}
 	if q.StreamType != "" {
 		p.eq("stream_type", q.StreamType)
 	}
@@ -172,8 +178,15 @@ func (s *Store) searchByHeads(ctx context.Context, q StreamSearch, limit int) (S
 	if filtered {
 		budget = headBudget
 	}
-	candidates := w.in(`SELECT {c.stream_id}{collate} AS stream_id FROM {events} c WHERE {where}
+	var candidates string
+	if q.Match != "" {
+		// Anywhere in the id: the catalogue's trigram index, not the heads.
+		w = s.sc.where("c")
+		candidates = s.catalogueCandidates(w, q, order, budget)
+	} else {
+		candidates = w.in(`SELECT {c.stream_id}{collate} AS stream_id FROM {events} c WHERE {where}
 		ORDER BY {c.stream_id}{collate} `+order) + ` LIMIT ` + w.arg(budget)
+	}
 	candArgs := slices.Clone(w.args)
 
 	match := ""
@@ -185,7 +198,7 @@ func (s *Store) searchByHeads(ctx context.Context, q StreamSearch, limit int) (S
 		w.merge(x)
 	}
 	sql := `WITH cand AS (` + candidates + `)` + s.sc.expand(streamInfoSQL+
-		` JOIN cand ON cand.stream_id = {h.stream_id} WHERE {h.version} = 1`) + match +
+		` JOIN cand ON {h.stream_id} = cand.stream_id{cast:stream_id} WHERE {h.version} = 1`) + match +
 		s.sc.expand(` ORDER BY {h.stream_id}{collate} `+order) + ` LIMIT ` + w.arg(limit+1)
 	streams, err := s.queryStreamInfos(ctx, sql, w.args)
 	if err != nil {
