@@ -42,7 +42,7 @@ var goldenAt = time.Date(2025, 5, 16, 2, 0, 3, 0, time.UTC)
 
 func goldenRow() EventRow {
 	return EventRow{
-		Position: 42, EventID: "00000000-0000-4000-8000-000000000042", StreamID: "wallet-dispute-0001", StreamType: "Wallet",
+		Position: 42, Ref: "42", EventID: "00000000-0000-4000-8000-000000000042", StreamID: "wallet-dispute-0001", StreamType: "Wallet",
 		Version: 7, EventType: "MoneyWithdrawn", SchemaVersion: 1, RecordedAt: goldenAt,
 		Actor: "job:nightly-fees", Source: "batch:nightly-fees", CorrelationID: "feerun-2025-05-16",
 		Payload:    "{\n  \"amount\": 500.00,\n  \"reason\": \"annual fee <script>\"\n}",
