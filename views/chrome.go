@@ -29,6 +29,13 @@ type Chrome struct {
 	// payload's first scalar fields. The layout shows nothing of it: the
 	// pages' row builders read it.
 	Display func(eventType string) (paths []string, ok bool)
+	// CaseForm shows the header's case reference form (a signed-in
+	// session), with the session's CaseRef and Path (the page to return
+	// to) in it; AccessLog the link to the access log (compliance, admin).
+	CaseForm  bool
+	CaseRef   string
+	Path      string
+	AccessLog bool
 }
 
 // Banner is a notice in every page's header: a tamper alert, a projection
@@ -63,6 +70,15 @@ var navItems = []navItem{
 	{"events", "Events", "/events"},
 	{"live", "Live", "/live"},
 	{"projections", "Projections", "/projections"},
+}
+
+// navItems are the header's entries for ch: the access log's only for
+// those who may read it.
+func (ch Chrome) navItems() []navItem {
+	if !ch.AccessLog {
+		return navItems
+	}
+	return append(navItems[:len(navItems):len(navItems)], navItem{"access-log", "Access log", "/access-log"})
 }
 
 // PrettyJSON indents raw JSON for display; invalid JSON is returned as is

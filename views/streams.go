@@ -55,4 +55,9 @@ type TimelineVM struct {
 	EvidenceURL   string // the signed evidence bundle; "" without a ledger
 	// Highlight is the version the reader jumped to.
 	Highlight int
+	// Viewers are the other users who viewed the stream, for compliance
+	// and admin (nil: the panel is not shown), and the access log of the
+	// stream's views.
+	Viewers       []StreamViewer
+	ViewersLogURL string
 }

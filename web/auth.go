@@ -31,6 +31,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid --listen %q: %w", listen, err)
 	}
 	loopback := isLoopbackName(host)
+	if c.AuthOff && c.RequireCase {
+		return errors.New("--require-case needs sign-in: with --auth=off there is no session to keep a case reference on")
+	}
 	if c.AuthOff && !loopback {
 		return fmt.Errorf("--auth=off is refused on --listen %s: without sign-in, anyone who reaches that address reads every customer's history; listen on 127.0.0.1 (or ::1, localhost) to run without sign-in, or keep sign-in on", listen)
 	}
@@ -218,7 +221,7 @@ func (s *Server) identify(c echo.Context, id access.Identity) (access.Identity, 
 	if err != nil {
 		return id, nil
 	}
-	u, err := s.access.Session(ctx, ck.Value)
+	o, err := s.access.Session(ctx, ck.Value)
 	if errors.Is(err, access.ErrUnauthenticated) {
 		s.clearSessionCookie(c)
 		return id, nil
@@ -226,7 +229,7 @@ func (s *Server) identify(c echo.Context, id access.Identity) (access.Identity, 
 	if err != nil {
 		return id, err
 	}
-	id.User, id.Method = u, "session"
+	id.User, id.Method, id.CaseRef = o.User, "session", o.CaseRef
 	return id, nil
 }
 

@@ -197,6 +197,7 @@ func (s *Server) chromeNoBanners(c echo.Context, title string) views.Chrome {
 	if id := identityOf(c); id.SignedIn() && id.Method != "off" {
 		ch.User, ch.Role = id.User.Name, id.User.Role.String()
 	}
+	s.caseChrome(c, &ch)
 	return ch
 }
 

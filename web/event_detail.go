@@ -7,6 +7,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/pii"
 	"github.com/auditd/auditd/views"
@@ -63,6 +64,9 @@ func (s *Server) showEvent(c echo.Context) error {
 	}
 	st, err := s.stateAfter(ctx, info, ev.Version-1)
 	if err != nil {
+		return err
+	}
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindEvent, StreamID: ev.StreamID, EventKey: ev.Ref(), Window: versionWindow(ev.Version, ev.Version)}); err != nil {
 		return err
 	}
 	steps := s.eventSteps(st, []eventstore.Event{ev})

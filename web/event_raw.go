@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/auditd/auditd/internal/access"
 )
 
 // showEventRaw is GET /events/{position}/raw: the event's payload
@@ -19,6 +21,9 @@ func (s *Server) showEventRaw(c echo.Context) error {
 	}
 	ev, _, err := s.eventByRef(c)
 	if err != nil {
+		return err
+	}
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindEvent, StreamID: ev.StreamID, EventKey: ev.Ref(), Window: versionWindow(ev.Version, ev.Version), Filters: queryFilters(c)}); err != nil {
 		return err
 	}
 	s.maskEvent(&ev)

@@ -51,6 +51,12 @@ func (s *Server) routes() {
 	s.get("/events/:position", access.Support, s.showEvent)
 	s.get("/events/:position/raw", access.Support, s.showEventRaw)
 
+	// The access log: who saw what; the session's case reference, which
+	// every entry of the session carries.
+	s.get("/access-log", access.Compliance, s.showAccessLog)
+	s.get("/access-log.csv", access.Compliance, s.showAccessLog)
+	s.post("/session/case", access.Support, s.setCase)
+
 	// Live: the SSE feed (the timelines' live updates use it), the live
 	// tail, tamper alerts.
 	s.get("/live", access.Engineer, s.showLive)

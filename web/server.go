@@ -43,6 +43,9 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed for
 	// the client address; none: the peer's address is the client's.
 	TrustedProxies []netip.Prefix
+	// RequireCase refuses recorded views (web/access_record.go) until the
+	// session has a case reference; needs sign-in.
+	RequireCase bool
 }
 
 // defaultListen is where a zero Config listens.
@@ -129,10 +132,11 @@ type Server struct {
 	metrics *metrics
 
 	access *access.Service
-	// accessLog records views (web/access_record.go): the access service,
-	// or with sign-in off one on the pool, since views are recorded then
-	// too (as the auth-off user).
+	// accessLog records views (web/access_record.go, through recorder)
+	// and reads them back: the access service, or with sign-in off one on
+	// the pool, since views are recorded then too (as the auth-off user).
 	accessLog *access.Service
+	recorder  recorder
 	publicURL *url.URL
 	// cfgErr is cfg's Validate error: Start returns it, and every request
 	// answers 503 with it, so an invalid configuration serves nothing.
@@ -163,6 +167,9 @@ func New(cfg Config, deps Deps) *Server {
 	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, echo: e, access: deps.Access, cfgErr: cfg.Validate(), needs: map[string]access.Role{}}
 	if s.accessLog = deps.Access; s.accessLog == nil && deps.Pool != nil {
 		s.accessLog = access.NewService(deps.Pool, deps.Logger, access.Options{})
+	}
+	if s.accessLog != nil {
+		s.recorder = s.accessLog
 	}
 	if cfg.PublicURL != "" && s.cfgErr == nil {
 		s.publicURL, _ = parsePublicURL(cfg.PublicURL)

@@ -10,6 +10,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/timetravel"
 	"github.com/auditd/auditd/views"
@@ -99,6 +100,9 @@ func (s *Server) showDiff(c echo.Context) error {
 	fromState, toState, changes, err := s.deps.TimeTravel.DiffOf(ctx, info, from.point(), to.point())
 	if err != nil {
 		return invalidPoint(err)
+	}
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindDiff, StreamID: info.StreamID, Window: versionWindow(fromState.Version, toState.Version), Filters: queryFilters(c)}); err != nil {
+		return err
 	}
 	fromState, _ = s.maskState(fromState)
 	toState, _ = s.maskState(toState)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/timetravel"
 )
@@ -95,8 +96,12 @@ func (s *Server) parseExport(c echo.Context) (exportRequest, error) {
 			return r, badRequest("balance", "%q is not a JSON pointer to a state field, like /balance", r.balance)
 		}
 	}
-	r.info, err = s.deps.Store.Stream(c.Request().Context(), id)
-	return r, err
+	if r.info, err = s.deps.Store.Stream(c.Request().Context(), id); err != nil {
+		return r, err
+	}
+	// Before the download starts: an export whose entry is not written is
+	// not sent.
+	return r, s.recordAccess(c, access.AccessEntry{Kind: access.KindExport, StreamID: id, Window: timeWindow(r.from, r.to), Filters: exportFilters(c)})
 }
 
 // describe is what the export says about itself; digestOf what its

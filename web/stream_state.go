@@ -15,6 +15,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/timetravel"
 	"github.com/auditd/auditd/views"
@@ -175,6 +176,9 @@ func (s *Server) showState(c echo.Context) error {
 		return err
 	}
 
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindState, StreamID: id, Window: momentWindow(m, st.Version), Filters: queryFilters(c)}); err != nil {
+		return err
+	}
 	r := stateResult{info: info, moment: m, state: st, fragment: isHTMX(c), marks: placeholdersFor(c, info.StreamID)}
 	r.state, r.masked = s.maskState(st)
 	c.Response().Header().Add("Vary", "HX-Request")

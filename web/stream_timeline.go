@@ -127,6 +127,9 @@ func (s *Server) showTimeline(c echo.Context) error {
 			return err
 		}
 	}
+	if r.viewers, err = s.streamViewers(c, id); err != nil {
+		return err
+	}
 	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindStream, StreamID: id, Window: versionWindow(r.bounds()), Filters: queryFilters(c)}); err != nil {
 		return err
 	}
@@ -144,8 +147,9 @@ type timelineResult struct {
 	limit     int
 	highlight int // the version jumped to, 0 for none
 	notice    string
-	bytesCut  bool // fewer events than limit: they reached maxPageEventBytes
-	verify    bool // the ledger can verify the stream
+	bytesCut  bool                 // fewer events than limit: they reached maxPageEventBytes
+	verify    bool                 // the ledger can verify the stream
+	viewers   []views.StreamViewer // who else viewed it; nil: not shown to this role
 }
 
 // bounds are the first and last versions of the page (0, 0 when empty).
@@ -184,6 +188,7 @@ func (r timelineResult) toView(chrome views.Chrome) templ.Component {
 		vm.VerifyURL = streamPath(id, "/verify")
 		vm.EvidenceURL = streamPath(id, "/evidence")
 	}
+	vm.Viewers, vm.ViewersLogURL = r.viewers, "/access-log?stream="+url.QueryEscape(id)
 	if r.version > 0 {
 		vm.JumpVersion = views.Itoa(r.version)
 	}

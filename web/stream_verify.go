@@ -6,6 +6,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/views"
@@ -29,6 +30,9 @@ func (s *Server) showVerify(c echo.Context) error {
 	}
 	v, err := s.deps.Ledger.VerifyStream(ctx, s.deps.Store, id)
 	if err != nil {
+		return err
+	}
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindVerify, StreamID: id, Window: versionWindow(1, info.Version), Filters: queryFilters(c)}); err != nil {
 		return err
 	}
 	return s.renderResult(c, http.StatusOK, "Verify "+info.StreamID, "streams", verifyResult{info: info, v: v})

@@ -120,6 +120,8 @@ func (s *uxSite) pages() []uxPage {
 		{"not found", "/streams/no-such-stream", []string{`[data-testid=error]`}},
 		{"bad request", "/events?from=yesterday", []string{`[data-testid=error]`}},
 		{"sign in", "/login", []string{`[data-testid=login]`}},
+		// After the pages above: it has their views to list.
+		{"access log", "/access-log", []string{`[data-testid=access-log] [data-testid=access-entry]`}},
 	}
 }
 

@@ -75,6 +75,8 @@ type config struct {
 	PublicURL      string
 	TrustedProxies string // comma-separated CIDRs
 	OIDC           access.OIDCConfig
+	// RequireCase: recorded views need a case reference (see requireCase).
+	RequireCase bool
 
 	// evidence: the Ed25519 key signing checkpoints and bundles (empty:
 	// the data directory's, generated on first use), how often serve signs
@@ -115,6 +117,7 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 		fs.StringVar(&cfg.OIDC.ClientID, "oidc-client-id", "", "single sign-on: auditd's client id at the provider")
 		fs.StringVar(&cfg.OIDC.ClientSecret, "oidc-client-secret", "", "single sign-on: auditd's client secret (prefer AUDITD_OIDC_CLIENT_SECRET: flags show in process lists)")
 		fs.StringVar(&cfg.OIDC.RoleClaim, "oidc-role-claim", "auditd_role", "single sign-on: the claim holding the user's role (a role name, or a list whose highest role counts)")
+		fs.BoolVar(&cfg.RequireCase, "require-case", false, "the access log: every recorded view needs a case reference set for the session (the header's Case box; API clients send X-Case-Ref); also \"access_log\": {\"require_case\": true} in --config")
 		fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For gives the client address (empty: the peer's address)")
 		fs.StringVar(&cfg.ConfigFile, "config", "", "the JSON configuration file: reducers/upcasters for time travel, drift mappings, and the source mapping of an existing event table (empty: auditd's own events table, merge-patch folding; the demo uses its own)")
 		fs.StringVar(&cfg.reducersFlag, "reducers", "", "older name of --config")

@@ -351,6 +351,10 @@ func webConfig(cfg *config) (web.Config, error) {
 		}
 		wc.TrustedProxies = append(wc.TrustedProxies, prefix)
 	}
+	var err error
+	if wc.RequireCase, err = requireCase(cfg); err != nil {
+		return wc, err
+	}
 	if cfg.OIDC.Issuer != "" {
 		if wc.AuthOff {
 			return wc, errors.New("--oidc-issuer with --auth=off: single sign-on needs sign-in on")

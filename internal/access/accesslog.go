@@ -24,11 +24,23 @@ const (
 	KindAccessLog = "access-log" // the access log itself
 )
 
-var kinds = map[string]bool{
-	KindStream: true, KindState: true, KindDiff: true, KindEvent: true, KindExport: true,
-	KindEvidence: true, KindReveal: true, KindFields: true, KindVerify: true, KindSearch: true,
-	KindAccessLog: true,
-}
+// kindList is every kind, in the order filters offer them.
+var kindList = []string{KindStream, KindState, KindDiff, KindEvent, KindExport, KindEvidence, KindReveal,
+	KindFields, KindVerify, KindSearch, KindAccessLog}
+
+var kinds = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range kindList {
+		m[k] = true
+	}
+	return m
+}()
+
+// Kinds lists every kind of view the access log records.
+func Kinds() []string { return append([]string(nil), kindList...) }
+
+// ValidKind reports whether kind is one of Kinds.
+func ValidKind(kind string) bool { return kinds[kind] }
 
 // ErrInvalidEntry is an access entry that cannot be recorded: no user, no
 // valid role or an unknown kind. It is a programming error, not bad input.

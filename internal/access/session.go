@@ -30,43 +30,51 @@ func (s *Service) StartSession(ctx context.Context, u User) (string, error) {
 	return id, nil
 }
 
+// OpenSession is a session's user and what the session carries besides.
+type OpenSession struct {
+	User
+	// CaseRef is the case reference set for the session (SetSessionCase),
+	// which its access log entries carry; empty: none.
+	CaseRef string
+}
+
 // Session returns the user of an open session, refreshing its idle
 // expiry. A session past its idle or absolute expiry is deleted and
 // answers ErrUnauthenticated, as an unknown one does.
-func (s *Service) Session(ctx context.Context, id string) (User, error) {
+func (s *Service) Session(ctx context.Context, id string) (OpenSession, error) {
 	if id == "" {
-		return User{}, ErrUnauthenticated
+		return OpenSession{}, ErrUnauthenticated
 	}
 	hash := digest(id)
-	var u User
+	var o OpenSession
 	var role string
 	var created, seen time.Time
 	err := s.pool.QueryRow(ctx, `
-		SELECT u.id, u.name, u.role, u.created_at, s.created_at, s.last_seen_at
+		SELECT u.id, u.name, u.role, u.created_at, s.created_at, s.last_seen_at, s.case_ref
 		FROM auditd.sessions s JOIN auditd.users u ON u.id = s.user_id
-		WHERE s.id_hash = $1 AND u.disabled_at IS NULL`, hash).Scan(&u.ID, &u.Name, &role, &u.CreatedAt, &created, &seen)
+		WHERE s.id_hash = $1 AND u.disabled_at IS NULL`, hash).Scan(&o.ID, &o.Name, &role, &o.CreatedAt, &created, &seen, &o.CaseRef)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, ErrUnauthenticated
+		return OpenSession{}, ErrUnauthenticated
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("access: unable to read session: %w", err)
+		return OpenSession{}, fmt.Errorf("access: unable to read session: %w", err)
 	}
 	now := s.opts.Now()
 	if now.Sub(seen) > s.opts.IdleTimeout || now.Sub(created) > s.opts.AbsoluteTimeout {
 		if err := s.EndSession(ctx, id); err != nil {
-			return User{}, err
+			return OpenSession{}, err
 		}
-		return User{}, ErrUnauthenticated
+		return OpenSession{}, ErrUnauthenticated
 	}
 	if now.Sub(seen) > touchEvery {
 		if _, err := s.pool.Exec(ctx, `UPDATE auditd.sessions SET last_seen_at = $2 WHERE id_hash = $1`, hash, now); err != nil {
-			return User{}, fmt.Errorf("access: unable to refresh session: %w", err)
+			return OpenSession{}, fmt.Errorf("access: unable to refresh session: %w", err)
 		}
 	}
-	if u.Role, err = ParseRole(role); err != nil {
-		return User{}, err
+	if o.Role, err = ParseRole(role); err != nil {
+		return OpenSession{}, err
 	}
-	return u, nil
+	return o, nil
 }
 
 // EndSession deletes a session (signing out); an unknown one is no error.
