@@ -28,6 +28,8 @@ test: setup check
 # the package's testdata/fuzz and then runs with every plain `go test`.
 FUZZ_TARGETS := \
 	./internal/live:FuzzParseCursor \
+	./internal/access:FuzzParseAccessCursor \
+	./internal/access:FuzzCaseRefAndEntryText \
 	./internal/timetravel:FuzzParsePointer \
 	./internal/timetravel:FuzzParseConfig \
 	./internal/eventstore:FuzzParseMapping \

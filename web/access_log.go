@@ -32,12 +32,7 @@ func (f accessLogFilters) query() url.Values {
 	setNonEmpty(v, "stream", f.Stream)
 	setNonEmpty(v, "case", f.Case)
 	setNonEmpty(v, "kind", f.Kind)
-	if !f.From.IsZero() {
-		v.Set("from", f.From.Format(time.RFC3339Nano))
-	}
-	if !f.To.IsZero() {
-		v.Set("to", f.To.Format(time.RFC3339Nano))
-	}
+	eventFilters{From: f.From, To: f.To}.addTo(v) // the same from/to form
 	return v
 }
 

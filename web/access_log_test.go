@@ -116,7 +116,8 @@ func (u *user) setCase(ref, next string) *http.Response {
 
 // Each kind of view is recorded with the user, role, stream, window and
 // the session's case reference: timeline, state (at a version, at a
-// time), diff, event page and raw event, both exports.
+// time), diff, event page and raw event, both exports, stream and event
+// searches.
 func TestEveryKindOfViewIsRecorded(t *testing.T) {
 	t.Parallel()
 	ab := authSetup(t, authConfig, access.Options{})
@@ -142,6 +143,8 @@ func TestEveryKindOfViewIsRecorded(t *testing.T) {
 		{fmt.Sprintf("/events/%d/raw?part=payload", pos), loggedView{Kind: "event", Event: fmt.Sprint(pos), Window: "v:4..v:4", Filters: `{"part": "payload"}`}},
 		{"/streams/counter-1/export.csv", loggedView{Kind: "export", Filters: `{"format": "csv"}`}},
 		{"/streams/counter-1/export.json?to=" + url.QueryEscape(at), loggedView{Kind: "export", Window: ".." + at, Filters: `{"to": "` + at + `", "format": "json"}`}},
+		{"/streams?q=counter&actor=agent:m.okafor", loggedView{Kind: "search", Filters: `{"q": "counter", "in": "/streams", "actor": "agent:m.okafor"}`}},
+		{"/events?correlation_id=c-2", loggedView{Kind: "search", Filters: `{"in": "/events", "correlation_id": "c-2"}`}},
 	}
 	for i, v := range views {
 		resp, _ := u.do(http.MethodGet, v.path, nil, http.Header{"Accept": {"text/html"}})
@@ -154,7 +157,10 @@ func TestEveryKindOfViewIsRecorded(t *testing.T) {
 			t.Fatalf("%s: %d entries after %d views", v.path, len(got), i+1)
 		}
 		e, want := got[i], v.want
-		want.User, want.Role, want.Stream, want.Case, want.Client = "compliance", "compliance", "counter-1", "ticket 4711", "127.0.0.1"
+		want.User, want.Role, want.Case, want.Client = "compliance", "compliance", "ticket 4711", "127.0.0.1"
+		if want.Kind != "search" {
+			want.Stream = "counter-1"
+		}
 		if want.Filters == "" {
 			want.Filters = "{}"
 		}
@@ -329,7 +335,7 @@ func TestAccessLogFiltersPagesAndCSV(t *testing.T) {
 	}
 
 	// Bad filters are 400s naming them.
-	for q, param := range map[string]string{"?kind=peek": "kind", "?after=nonsense": "after", "?from=yesterday": "from", "?limit=5000": "limit"} {
+	for q, param := range map[string]string{"?kind=peek": "kind", "?after=nonsense": "after", "?after=999999999999999999.1": "after", "?from=yesterday": "from", "?limit=5000": "limit"} {
 		resp, body := u.do(http.MethodGet, "/access-log"+q, nil, http.Header{"Accept": {"application/json"}})
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, param) {
 			t.Errorf("%s: %d %s", q, resp.StatusCode, body)
@@ -411,8 +417,8 @@ func TestRequireCaseAsksForACaseFirst(t *testing.T) {
 		t.Error("the stream was shown or recorded without a case")
 	}
 	// Pages that record nothing are not asked.
-	if resp, _ := u.do(http.MethodGet, "/streams", nil, nil); resp.StatusCode != http.StatusOK {
-		t.Errorf("/streams without a case: %d", resp.StatusCode)
+	if resp, _ := u.do(http.MethodGet, "/", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("the overview without a case: %d", resp.StatusCode)
 	}
 	resp = u.setCase("ticket 4711", "/streams/counter-1?version=2")
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/streams/counter-1?version=2" {

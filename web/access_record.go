@@ -124,3 +124,14 @@ func exportFilters(c echo.Context) map[string]string {
 	f["format"] = strings.TrimPrefix(path.Ext(c.Path()), ".")
 	return f
 }
+
+// searchFilters are a search's query filters with what was searched (the
+// path: /streams or /events), which the kind alone does not tell.
+func searchFilters(c echo.Context) map[string]string {
+	f := queryFilters(c)
+	if f == nil {
+		f = map[string]string{}
+	}
+	f["in"] = c.Path()
+	return f
+}

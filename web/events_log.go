@@ -9,6 +9,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/views"
 )
@@ -115,6 +116,9 @@ func (s *Server) listEvents(c echo.Context) error {
 	more = more || bytesCut
 	if forward {
 		slices.Reverse(events) // shown newest first
+	}
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindSearch, Filters: searchFilters(c)}); err != nil {
+		return err
 	}
 	r := eventsResult{filters: f, events: events, limit: limit, paged: paged, bytesCut: bytesCut, keyOf: s.deps.Store.LogKey,
 		hasNewer: (paged && !forward) || (forward && more), hasOlder: (!forward && more) || forward}

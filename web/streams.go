@@ -9,6 +9,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/views"
 )
@@ -99,6 +100,9 @@ func (s *Server) listStreams(c echo.Context) error {
 		return err
 	}
 
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindSearch, Filters: searchFilters(c)}); err != nil {
+		return err
+	}
 	r := streamsResult{filters: f, page: page, limit: limit, paged: after != "" || before != ""}
 	return s.renderResult(c, http.StatusOK, "Streams", "streams", r)
 }

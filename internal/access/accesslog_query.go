@@ -35,6 +35,12 @@ func (c AccessCursor) String() string {
 	return strconv.FormatInt(c.At.UnixMicro(), 10) + "." + strconv.FormatInt(c.ID, 10)
 }
 
+// The range of a cursor's time, in microseconds since the epoch.
+var (
+	minCursorMicro = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicro = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
+
 // ErrInvalidAccessCursor is a cursor no page gave out.
 var ErrInvalidAccessCursor = errors.New("access: invalid access log cursor")
 
@@ -43,7 +49,9 @@ func ParseAccessCursor(s string) (AccessCursor, error) {
 	us, id, ok := strings.Cut(s, ".")
 	u, err1 := strconv.ParseInt(us, 10, 64)
 	n, err2 := strconv.ParseInt(id, 10, 64)
-	if !ok || err1 != nil || err2 != nil || n <= 0 {
+	// Years 1 to 9999: a cursor PostgreSQL's timestamptz holds, or one
+	// no page gave out (which would be a database error, not a 400).
+	if !ok || err1 != nil || err2 != nil || n <= 0 || u < minCursorMicro || u > maxCursorMicro {
 		return AccessCursor{}, ErrInvalidAccessCursor
 	}
 	return AccessCursor{At: time.UnixMicro(u), ID: n}, nil
