@@ -116,8 +116,8 @@ func (u *user) setCase(ref, next string) *http.Response {
 
 // Each kind of view is recorded with the user, role, stream, window and
 // the session's case reference: timeline, state (at a version, at a
-// time), diff, event page and raw event, both exports, stream and event
-// searches.
+// time), diff, event page and raw event, both exports, a field's
+// history, stream and event searches.
 func TestEveryKindOfViewIsRecorded(t *testing.T) {
 	t.Parallel()
 	ab := authSetup(t, authConfig, access.Options{})
@@ -143,6 +143,7 @@ func TestEveryKindOfViewIsRecorded(t *testing.T) {
 		{fmt.Sprintf("/events/%d/raw?part=payload", pos), loggedView{Kind: "event", Event: fmt.Sprint(pos), Window: "v:4..v:4", Filters: `{"part": "payload"}`}},
 		{"/streams/counter-1/export.csv", loggedView{Kind: "export", Filters: `{"format": "csv"}`}},
 		{"/streams/counter-1/export.json?to=" + url.QueryEscape(at), loggedView{Kind: "export", Window: ".." + at, Filters: `{"to": "` + at + `", "format": "json"}`}},
+		{"/streams/counter-1/fields?path=/balance", loggedView{Kind: "fields", Window: "v:1..v:5", Filters: `{"path": "/balance"}`}},
 		{"/streams?q=counter&actor=agent:m.okafor", loggedView{Kind: "search", Filters: `{"q": "counter", "in": "/streams", "actor": "agent:m.okafor"}`}},
 		{"/events?correlation_id=c-2", loggedView{Kind: "search", Filters: `{"in": "/events", "correlation_id": "c-2"}`}},
 	}
@@ -188,6 +189,19 @@ func TestVerifyIsRecorded(t *testing.T) {
 	}
 	got := accessEntries(t, b.db)
 	if len(got) != 1 || got[0].Kind != "verify" || got[0].User != "auth-off" || got[0].Role != "admin" || got[0].Stream != "counter-1" || got[0].Window != "v:1..v:3" {
+		t.Fatalf("access log %+v", got)
+	}
+}
+
+// An evidence bundle is recorded with the window it covers.
+func TestEvidenceIsRecorded(t *testing.T) {
+	t.Parallel()
+	db, st := evidenceStack(t)
+	if code, body := getBody(t, st.http.URL+"/streams/acct/evidence?from=v:2&to=v:7"); code != http.StatusOK {
+		t.Fatalf("evidence: %d %.300s", code, body)
+	}
+	got := accessEntries(t, db)
+	if len(got) != 1 || got[0].Kind != "evidence" || got[0].Stream != "acct" || got[0].Window != "v:2..v:7" || got[0].Filters != `{"to": "v:7", "from": "v:2"}` {
 		t.Fatalf("access log %+v", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/evidence"
 	"github.com/auditd/auditd/internal/ledger"
 )
@@ -46,6 +47,9 @@ func (s *Server) downloadEvidence(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusConflict, err.Error()+": the ledger was changed after it was signed, so nothing can be proven from it")
 	case err != nil:
 		return invalidPoint(err)
+	}
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindEvidence, StreamID: info.StreamID, Window: versionWindow(q.FromVersion, q.ToVersion), Filters: queryFilters(c)}); err != nil {
+		return err
 	}
 	name := strings.TrimSuffix(exportFilename(info.StreamID, "json"), "-audit.json") + fmt.Sprintf("-evidence-v%d-v%d.json", q.FromVersion, q.ToVersion)
 	startDownload(c, echo.MIMEApplicationJSON, name)

@@ -11,6 +11,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/pii"
 	"github.com/auditd/auditd/internal/timetravel"
@@ -82,6 +83,9 @@ func (s *Server) showFieldHistory(c echo.Context) error {
 		return badRequest("path", "%v", err)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindFields, StreamID: id, Window: versionWindow(h.From+1, h.Through), Filters: queryFilters(c)}); err != nil {
 		return err
 	}
 	s.maskFieldHistory(info.StreamType, h)
