@@ -274,3 +274,9 @@ func (s *Server) maskDrift(streamType string, drifted []projections.StreamDrift)
 	}
 	return out
 }
+
+// isMask reports whether v is a masked value (a leaf masked whole).
+func isMask(v any) bool {
+	s, ok := v.(string)
+	return ok && s == pii.Mask
+}

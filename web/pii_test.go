@@ -129,6 +129,11 @@ func TestPIIIsMaskedInEveryChannel(t *testing.T) {
 		t.Errorf("state page placeholder: %d masks, aria-label %q, reveal forms %d", mask.Length(), mask.AttrOr("aria-label", ""),
 			doc.Find(`[data-testid="pii-reveal"]`).Length())
 	}
+	// The diff shows the changed owner as placeholders, without a form.
+	doc = b.page("/streams/wallet-p/diff?from=v:0&to=v:3", 200)
+	if got := doc.Find(`[data-testid="diff-row"][data-path="/owner/email"] [data-testid="diff-new"] [data-testid="pii-mask"]`).Length(); got != 1 {
+		t.Errorf("diff: %d placeholders on /owner/email, want 1", got)
+	}
 	// The event page lists its masked fields with their placeholders.
 	doc = b.page(fmt.Sprintf("/events/%d", opened), 200)
 	if got := doc.Find(`[data-testid="pii-list"] [data-testid="pii"]`).Length(); got != 3 {
