@@ -1,5 +1,10 @@
 package views
 
+// MaskText is what a masked value reads (pii.Mask, which a web test
+// holds it to; views import nothing
+// below web).
+const MaskText = "•••• masked"
+
 // MaskScope is where a masked value is: a state at a version (Part
 // "state"), or an event's payload or metadata (Part "payload" or
 // "metadata", at Position).

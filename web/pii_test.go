@@ -14,6 +14,7 @@ import (
 	"github.com/auditd/auditd/internal/pgtest"
 	"github.com/auditd/auditd/internal/pii"
 	"github.com/auditd/auditd/internal/timetravel"
+	"github.com/auditd/auditd/views"
 )
 
 // piiConfig is a configuration file declaring personal data: the owner in
@@ -139,6 +140,10 @@ func TestPIIIsMaskedInEveryChannel(t *testing.T) {
 	if got := doc.Find(`[data-testid="pii-list"] [data-testid="pii"]`).Length(); got != 3 {
 		t.Errorf("event page: %d masked fields listed, want 3 (payload /owner, metadata /correlation_id and /ip)", got)
 	}
+	// Its masked correlation id is a placeholder, with no search link.
+	if doc.Find(`a[href^="/events?correlation_id="]`).Length() != 0 {
+		t.Error("event page links a search by its masked correlation id")
+	}
 }
 
 func TestPIIMaskedFieldsCannotBeSearched(t *testing.T) {
@@ -216,6 +221,13 @@ func TestPIIMaskedActor(t *testing.T) {
 	}
 	if rec := b.get("/streams?actor=Zelda+Quux", "application/json"); rec.Code != http.StatusBadRequest {
 		t.Errorf("search by a masked actor: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestViewsKnowTheMask(t *testing.T) {
+	t.Parallel()
+	if views.MaskText != pii.Mask {
+		t.Fatalf("views.MaskText %q, pii.Mask %q", views.MaskText, pii.Mask)
 	}
 }
 
