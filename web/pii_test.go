@@ -104,6 +104,9 @@ func TestPIIIsMaskedInEveryChannel(t *testing.T) {
 		{"/events", js},
 		{"/", html},
 		{"/", js},
+		{"/streams/wallet-p/fields?path=/owner", html},
+		{"/streams/wallet-p/fields?path=/owner", js},
+		{"/streams/wallet-p/fields?path=/owner/name", js},
 		{"/streams/wallet-p/export.csv", "text/csv"},
 		{"/streams/wallet-p/export.json", js},
 	} {
