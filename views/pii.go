@@ -28,4 +28,7 @@ type MaskVM struct {
 type RevealedVM struct {
 	Pointer string
 	Value   string // compact JSON
+	// Back is the page the reveal came from (its stream's timeline), for
+	// the page a form posted without htmx gets.
+	Back string
 }

@@ -112,6 +112,17 @@ func TestPIIIsMaskedInEveryChannel(t *testing.T) {
 	} {
 		noSecrets(t, c.path+" as "+c.accept, get(c.path, c.accept))
 	}
+	// Search results hold no value of a masked field either.
+	for _, path := range []string{"/streams?type=Wallet", "/streams?q=wallet", "/events?event_type=WalletOpened", "/events?stream_type=Wallet"} {
+		for _, accept := range []string{html, js} {
+			body := get(path, accept)
+			for _, secret := range piiSecrets {
+				if strings.Contains(body, secret) {
+					t.Errorf("%s as %s shows %q", path, accept, secret)
+				}
+			}
+		}
+	}
 	// The timeline's state panel (an htmx fragment).
 	noSecrets(t, "the state fragment", get("/streams/wallet-p/state", html, "HX-Request", "true"))
 
@@ -276,6 +287,13 @@ func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
 		t.Fatalf("reveal a payload field: %d %s", resp.StatusCode, body)
 	}
 
+	// A form posted without htmx (scripts off) gets a page.
+	resp, body = reveal(compliance, url.Values{"scope": {"metadata"}, "position": {fmt.Sprint(opened)}, "pointer": {"/ip"}, "reason": {"fraud check"}},
+		http.Header{"Accept": {"text/html"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "203.0.113.77") || !strings.Contains(body, "<html") {
+		t.Fatalf("reveal without htmx: %d %.500s", resp.StatusCode, body)
+	}
+
 	// Refusals: no reason, a field that is not masked, an event of
 	// another stream, a bad scope; support and engineer may not reveal.
 	other := ab.append("wallet-q", "Wallet", ev("WalletOpened", `{"owner": "Quentin"}`, `{}`))
@@ -302,7 +320,7 @@ func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
 		}
 	}
 
-	// Exactly the two reveals are in the access log, with their reason
+	// Exactly the three reveals are in the access log, with their reason
 	// and what was revealed.
 	rows, err := ab.db.Pool.Query(t.Context(), `SELECT user_name, role, stream_id, event_key, view_window, reason, filters->>'scope'
 		FROM auditd.access_log WHERE kind = 'reveal' ORDER BY id`)
@@ -319,7 +337,8 @@ func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
 	}
 	rows.Close()
 	want := []string{"compliance|compliance|wallet-p||/owner|ticket 4711: owner asked|state",
-		fmt.Sprintf("compliance|compliance|wallet-p|%d|/owner/email|chargeback|payload", opened)}
+		fmt.Sprintf("compliance|compliance|wallet-p|%d|/owner/email|chargeback|payload", opened),
+		fmt.Sprintf("compliance|compliance|wallet-p|%d|/ip|fraud check|metadata", opened)}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("reveals logged:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
