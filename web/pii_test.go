@@ -144,6 +144,11 @@ func TestPIIIsMaskedInEveryChannel(t *testing.T) {
 		t.Errorf("state page placeholder: %d masks, aria-label %q, reveal forms %d", mask.Length(), mask.AttrOr("aria-label", ""),
 			doc.Find(`[data-testid="pii-reveal"]`).Length())
 	}
+	// The timeline's change lines too.
+	doc = b.page("/streams/wallet-p", 200)
+	if got := doc.Find(`[data-testid="event-changes"] [data-testid="pii-mask"]`).Length(); got < 3 {
+		t.Errorf("timeline: %d placeholders in the change lines, want one per owner field set (3)", got)
+	}
 	// The diff shows the changed owner as placeholders, without a form.
 	doc = b.page("/streams/wallet-p/diff?from=v:0&to=v:3", 200)
 	if got := doc.Find(`[data-testid="diff-row"][data-path="/owner/email"] [data-testid="diff-new"] [data-testid="pii-mask"]`).Length(); got != 1 {
