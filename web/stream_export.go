@@ -143,8 +143,9 @@ func endDownload(c echo.Context, digest string) {
 	c.Response().Header().Set(exportDigestTrailer, digest)
 }
 
-// eachExportPage walks the window page by page, calling fn with each page.
-func (s *Server) eachExportPage(c echo.Context, r exportRequest, fn func([]eventstore.Event) error) error {
+// eachExportPage walks the window page by page, calling fn with each page:
+// the events as shown (masked) and as stored, which folds read.
+func (s *Server) eachExportPage(c echo.Context, r exportRequest, fn func(shown, stored []eventstore.Event) error) error {
 	ctx := c.Request().Context()
 	for after := 0; ; {
 		evs, err := s.deps.Store.StreamWindow(ctx, r.info.StreamID, after, r.from, r.to, exportPage)
@@ -154,8 +155,9 @@ func (s *Server) eachExportPage(c echo.Context, r exportRequest, fn func([]event
 		if len(evs) == 0 {
 			return nil
 		}
-		s.maskEvents(evs)
-		if err := fn(evs); err != nil {
+		shown := slices.Clone(evs) // masking replaces payloads, never changes their bytes
+		s.maskEvents(shown)
+		if err := fn(shown, evs); err != nil {
 			return err
 		}
 		c.Response().Flush()
@@ -201,6 +203,7 @@ func (s *Server) balanceAfter(c echo.Context, r exportRequest, bf *balanceFold, 
 	if err != nil {
 		return "", nil // not set (yet): an empty cell
 	}
+	_, v, _ = s.deps.PII.MaskChange(r.info.StreamType, r.balance, nil, v)
 	return timetravel.JSONText(v), nil
 }
 
@@ -241,7 +244,7 @@ func (s *Server) exportCSV(c echo.Context) error {
 	}
 	sum := sha256.New()
 	var bf balanceFold
-	err = s.eachExportPage(c, r, func(evs []eventstore.Event) error {
+	err = s.eachExportPage(c, r, func(evs, stored []eventstore.Event) error {
 		for i := range evs {
 			e := &evs[i]
 			m := e.Meta()
@@ -249,7 +252,7 @@ func (s *Server) exportCSV(c echo.Context) error {
 				strconv.Itoa(e.Version), e.EventType, strconv.Itoa(e.SchemaVersion), e.RecordedAt.UTC().Format(time.RFC3339Nano),
 				m.Actor, m.Source, m.CorrelationID, m.CausationID, string(e.Payload), string(e.Metadata)}
 			if r.balance != "" {
-				v, err := s.balanceAfter(c, r, &bf, e)
+				v, err := s.balanceAfter(c, r, &bf, &stored[i])
 				if err != nil {
 					return err
 				}
@@ -382,7 +385,7 @@ func (s *Server) exportJSON(c echo.Context) error {
 	}
 	sum := sha256.New()
 	first := true
-	err = s.eachExportPage(c, r, func(evs []eventstore.Event) error {
+	err = s.eachExportPage(c, r, func(evs, _ []eventstore.Event) error {
 		for i := range evs {
 			b, err := json.Marshal(&evs[i])
 			if err != nil {
