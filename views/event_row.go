@@ -71,6 +71,8 @@ type Change struct {
 	EventType string
 	Actor     string
 	At        time.Time
+	// Masked: the values are personal data, shown as a placeholder.
+	Masked bool
 }
 
 // Label names an event in a list: "#position", or the start of its event

@@ -1,5 +1,10 @@
 package views
 
+// MaskText is what a masked value reads (pii.Mask, which a web test
+// holds it to; views import nothing
+// below web).
+const MaskText = "•••• masked"
+
 // MaskScope is where a masked value is: a state at a version (Part
 // "state"), or an event's payload or metadata (Part "payload" or
 // "metadata", at Position).
@@ -23,4 +28,7 @@ type MaskVM struct {
 type RevealedVM struct {
 	Pointer string
 	Value   string // compact JSON
+	// Back is the page the reveal came from (its stream's timeline), for
+	// the page a form posted without htmx gets.
+	Back string
 }

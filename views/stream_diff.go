@@ -53,6 +53,8 @@ type DiffRow struct {
 	Old   string // compact JSON, empty for add
 	New   string // compact JSON, empty for remove
 	Blame *BlameVM
+	// Masked: the values are personal data, shown as placeholders.
+	Masked bool
 }
 
 // opBadge colours a change operation.

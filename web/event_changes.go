@@ -112,7 +112,7 @@ func stepRow(step eventStep, showStream bool, b *pageBudget, maxChanges int) vie
 			row.ChangesHidden = len(step.changes) - i
 			break
 		}
-		c := views.Change{Path: ch.Path, Op: ch.Op, Old: jsonText(ch.Old), New: jsonText(ch.New),
+		c := views.Change{Path: ch.Path, Op: ch.Op, Old: jsonText(ch.Old), New: jsonText(ch.New), Masked: isMask(ch.Old) || isMask(ch.New),
 			Version: ch.Version, EventType: ch.EventType, Actor: ch.Actor, At: ch.RecordedAt}
 		c.Path, _ = b.preview(c.Path)
 		c.Old, _ = b.preview(c.Old)

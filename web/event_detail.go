@@ -120,6 +120,9 @@ func (r eventDetailResult) toView(chrome views.Chrome) templ.Component {
 	ev := r.step.event
 	vm := views.EventDetailVM{Row: stepRow(r.step, true, rowBudget(chrome, maxDetailPreview), maxDetailChanges), EventID: ev.EventID, CorrelatedTruncated: r.truncated}
 	vm.CorrelationID = vm.Row.CorrelationID
+	if ev.Meta().CorrelationID == pii.Mask {
+		vm.CorrelationID = views.MaskText // a placeholder, and no search by it
+	}
 	vm.Row.ShowStream = true
 	vm.Row.Expanded = true // the page is about this event: show its payload
 	vm.Masked = append(r.marks.masks(eventScope(ev.Position, pii.PartPayload), r.masked.Payload),

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/pii"
 	"github.com/auditd/auditd/internal/timetravel"
 	"github.com/auditd/auditd/views"
 )
@@ -42,6 +43,9 @@ func eventRow(e *eventstore.Event, showStream bool, b *pageBudget) views.EventRo
 	// Key fields come from the payload the row shows (masked, when masking
 	// applies), never from a second read.
 	row.KeyFields = keyFields(e.EventType, e.Payload, b)
+	if row.CorrelationID == pii.Mask {
+		row.CorrelationID = "" // masked: no link searching by it
+	}
 	row.Payload, row.PayloadCut = previewJSON(e.Payload, b)
 	row.Metadata, row.MetadataCut = previewJSON(e.Metadata, b)
 	return row

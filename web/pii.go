@@ -7,6 +7,7 @@ package web
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -66,6 +67,11 @@ func (s *Server) maskSteps(steps []eventStep) {
 // (its event is masked by the caller).
 func (s *Server) maskStep(st *eventStep) {
 	st.changes = s.maskChanges(st.event.StreamType, st.changes)
+	if s.deps.PII.Masks(st.event.StreamType) {
+		for i, fe := range st.foldErrors {
+			st.foldErrors[i] = maskQuoted(fe)
+		}
+	}
 	if st.upcastPayload != nil {
 		st.upcastPayload, _, _ = s.deps.PII.MaskEvent(st.event.StreamType, st.event.EventType, st.upcastPayload, nil)
 	}
@@ -115,7 +121,7 @@ func (s *Server) maskState(st *timetravel.State) (*timetravel.State, []string) {
 	}
 	list := s.deps.PII.StatePointers(st.StreamType)
 	actor := s.actorMasked(st.StreamType)
-	if len(list) == 0 && !actor {
+	if !s.deps.PII.Masks(st.StreamType) {
 		return st, nil
 	}
 	cp := *st
@@ -140,6 +146,7 @@ func (s *Server) maskState(st *timetravel.State) (*timetravel.State, []string) {
 		if p, err := timetravel.ParsePointer(fe.Path); fe.Path != "" && (err != nil || pii.IsMasked(list, p)) {
 			fe.Message = "a rule failed on a masked field"
 		}
+		fe.Message = maskQuoted(fe.Message)
 		cp.Errors[i] = fe
 	}
 	if len(st.Errors) == 0 {
@@ -273,4 +280,21 @@ func (s *Server) maskDrift(streamType string, drifted []projections.StreamDrift)
 		out[i] = d
 	}
 	return out
+}
+
+// isMask reports whether v is a masked value (a leaf masked whole).
+func isMask(v any) bool {
+	s, ok := v.(string)
+	return ok && s == pii.Mask
+}
+
+// quoted is a quoted value in a fold error's message.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// maskQuoted masks the quoted values in a fold error's message (`string
+// "Zelda" is not a decimal number`) of a stream type with personal data:
+// the value may come from a masked payload field, and the message's
+// shape is what helps.
+func maskQuoted(msg string) string {
+	return quoted.ReplaceAllLiteralString(msg, `"`+pii.Mask+`"`)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/auditd/auditd/internal/pgtest"
 	"github.com/auditd/auditd/internal/pii"
 	"github.com/auditd/auditd/internal/timetravel"
+	"github.com/auditd/auditd/views"
 )
 
 // piiConfig is a configuration file declaring personal data: the owner in
@@ -103,10 +104,24 @@ func TestPIIIsMaskedInEveryChannel(t *testing.T) {
 		{"/events", js},
 		{"/", html},
 		{"/", js},
+		{"/streams/wallet-p/fields?path=/owner", html},
+		{"/streams/wallet-p/fields?path=/owner", js},
+		{"/streams/wallet-p/fields?path=/owner/name", js},
 		{"/streams/wallet-p/export.csv", "text/csv"},
 		{"/streams/wallet-p/export.json", js},
 	} {
 		noSecrets(t, c.path+" as "+c.accept, get(c.path, c.accept))
+	}
+	// Search results hold no value of a masked field either.
+	for _, path := range []string{"/streams?type=Wallet", "/streams?q=wallet", "/events?event_type=WalletOpened", "/events?stream_type=Wallet"} {
+		for _, accept := range []string{html, js} {
+			body := get(path, accept)
+			for _, secret := range piiSecrets {
+				if strings.Contains(body, secret) {
+					t.Errorf("%s as %s shows %q", path, accept, secret)
+				}
+			}
+		}
 	}
 	// The timeline's state panel (an htmx fragment).
 	noSecrets(t, "the state fragment", get("/streams/wallet-p/state", html, "HX-Request", "true"))
@@ -129,10 +144,24 @@ func TestPIIIsMaskedInEveryChannel(t *testing.T) {
 		t.Errorf("state page placeholder: %d masks, aria-label %q, reveal forms %d", mask.Length(), mask.AttrOr("aria-label", ""),
 			doc.Find(`[data-testid="pii-reveal"]`).Length())
 	}
+	// The timeline's change lines too.
+	doc = b.page("/streams/wallet-p", 200)
+	if got := doc.Find(`[data-testid="event-changes"] [data-testid="pii-mask"]`).Length(); got < 3 {
+		t.Errorf("timeline: %d placeholders in the change lines, want one per owner field set (3)", got)
+	}
+	// The diff shows the changed owner as placeholders, without a form.
+	doc = b.page("/streams/wallet-p/diff?from=v:0&to=v:3", 200)
+	if got := doc.Find(`[data-testid="diff-row"][data-path="/owner/email"] [data-testid="diff-new"] [data-testid="pii-mask"]`).Length(); got != 1 {
+		t.Errorf("diff: %d placeholders on /owner/email, want 1", got)
+	}
 	// The event page lists its masked fields with their placeholders.
 	doc = b.page(fmt.Sprintf("/events/%d", opened), 200)
 	if got := doc.Find(`[data-testid="pii-list"] [data-testid="pii"]`).Length(); got != 3 {
 		t.Errorf("event page: %d masked fields listed, want 3 (payload /owner, metadata /correlation_id and /ip)", got)
+	}
+	// Its masked correlation id is a placeholder, with no search link.
+	if doc.Find(`a[href^="/events?correlation_id="]`).Length() != 0 {
+		t.Error("event page links a search by its masked correlation id")
 	}
 }
 
@@ -214,6 +243,13 @@ func TestPIIMaskedActor(t *testing.T) {
 	}
 }
 
+func TestViewsKnowTheMask(t *testing.T) {
+	t.Parallel()
+	if views.MaskText != pii.Mask {
+		t.Fatalf("views.MaskText %q, pii.Mask %q", views.MaskText, pii.Mask)
+	}
+}
+
 func TestPIIPolicyErrorNamesTheKey(t *testing.T) {
 	t.Parallel()
 	cfg, err := timetravel.ParseConfig([]byte(`{"pii": {"Wallet": {"state": ["owner"]}}}`), "bad.json")
@@ -256,6 +292,13 @@ func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
 		t.Fatalf("reveal a payload field: %d %s", resp.StatusCode, body)
 	}
 
+	// A form posted without htmx (scripts off) gets a page.
+	resp, body = reveal(compliance, url.Values{"scope": {"metadata"}, "position": {fmt.Sprint(opened)}, "pointer": {"/ip"}, "reason": {"fraud check"}},
+		http.Header{"Accept": {"text/html"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "203.0.113.77") || !strings.Contains(body, "<html") {
+		t.Fatalf("reveal without htmx: %d %.500s", resp.StatusCode, body)
+	}
+
 	// Refusals: no reason, a field that is not masked, an event of
 	// another stream, a bad scope; support and engineer may not reveal.
 	other := ab.append("wallet-q", "Wallet", ev("WalletOpened", `{"owner": "Quentin"}`, `{}`))
@@ -282,7 +325,7 @@ func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
 		}
 	}
 
-	// Exactly the two reveals are in the access log, with their reason
+	// Exactly the three reveals are in the access log, with their reason
 	// and what was revealed.
 	rows, err := ab.db.Pool.Query(t.Context(), `SELECT user_name, role, stream_id, event_key, view_window, reason, filters->>'scope'
 		FROM auditd.access_log WHERE kind = 'reveal' ORDER BY id`)
@@ -299,7 +342,8 @@ func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
 	}
 	rows.Close()
 	want := []string{"compliance|compliance|wallet-p||/owner|ticket 4711: owner asked|state",
-		fmt.Sprintf("compliance|compliance|wallet-p|%d|/owner/email|chargeback|payload", opened)}
+		fmt.Sprintf("compliance|compliance|wallet-p|%d|/owner/email|chargeback|payload", opened),
+		fmt.Sprintf("compliance|compliance|wallet-p|%d|/ip|fraud check|metadata", opened)}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("reveals logged:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -349,4 +393,59 @@ func TestPIIIsMaskedInDriftChecks(t *testing.T) {
 	for _, accept := range []string{"text/html", "application/json"} {
 		noSecrets(t, "the drift job as "+accept, b.get(u, accept).Body.String())
 	}
+}
+
+// A fold error quoting a value (a masked payload field read by a rule)
+// keeps its shape, not the value.
+func TestPIIFoldErrorsDoNotQuoteValues(t *testing.T) {
+	t.Parallel()
+	cfg, err := timetravel.ParseConfig([]byte(`{"reducers": {"Wallet": {"Tipped": [{"op": "inc", "path": "/balance", "from": "/amount"}]}},
+		"pii": {"Wallet": {"events": {"Tipped": ["/amount"]}}}}`), "pii.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pii.Parse(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := setup(t, func(d *Deps) {
+		d.PII = p
+		d.TimeTravel = timetravel.NewService(d.Store, cfg, nil, timetravel.ServiceOptions{SnapshotEvery: -1})
+	})
+	b.append("wallet-f", "Wallet", ev("Tipped", `{"amount": "Zelda Quux"}`, `{}`))
+	for _, path := range []string{"/streams/wallet-f", "/streams/wallet-f/state"} {
+		for _, accept := range []string{"text/html", "application/json"} {
+			body := b.get(path, accept).Body.String()
+			noSecrets(t, path+" as "+accept, body)
+			if !strings.Contains(body, "is not a decimal number") {
+				t.Errorf("%s as %s: the fold error is gone: %.600s", path, accept, body)
+			}
+		}
+	}
+}
+
+// The export's balance column folds the stored values (a rule reading a
+// masked payload field still adds up) and masks a masked field's value.
+func TestPIIExportBalanceColumn(t *testing.T) {
+	t.Parallel()
+	cfg, err := timetravel.ParseConfig([]byte(`{"reducers": {"Wallet": {"Tipped": [{"op": "inc", "path": "/balance", "from": "/amount"}]}},
+		"pii": {"Wallet": {"state": ["/owner"], "events": {"Tipped": ["/amount"], "WalletOpened": ["/owner"]}}}}`), "pii.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pii.Parse(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := setup(t, func(d *Deps) {
+		d.PII = p
+		d.TimeTravel = timetravel.NewService(d.Store, cfg, nil, timetravel.ServiceOptions{SnapshotEvery: -1})
+	})
+	b.append("wallet-x", "Wallet", ev("WalletOpened", `{"owner": "Zelda Quux"}`, `{}`), ev("Tipped", `{"amount": 7}`, `{}`), ev("Tipped", `{"amount": 5}`, `{}`))
+	body := b.get("/streams/wallet-x/export.csv?balance=/balance", "text/csv").Body.String()
+	if !strings.Contains(body, `,"7"`) || !strings.Contains(body, `,"12"`) {
+		t.Errorf("balance column does not add up the stored amounts: %s", body)
+	}
+	noSecrets(t, "the export with a balance column", body)
+	noSecrets(t, "the export with the owner as its column", b.get("/streams/wallet-x/export.csv?balance=/owner", "text/csv").Body.String())
 }

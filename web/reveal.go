@@ -112,7 +112,11 @@ func (s *Server) revealValue(c echo.Context) error {
 	if wantsJSON(c) {
 		return c.JSON(http.StatusOK, out)
 	}
-	return s.renderHTML(c, http.StatusOK, views.RevealedValue(views.RevealedVM{Pointer: out.Pointer, Value: timetravel.JSONText(out.Value)}))
+	vm := views.RevealedVM{Pointer: out.Pointer, Value: timetravel.JSONText(out.Value), Back: streamPath(info.StreamID, "")}
+	if !isHTMX(c) {
+		return s.renderHTML(c, http.StatusOK, views.RevealedPage(s.chrome(c, "Revealed value", "streams"), vm))
+	}
+	return s.renderHTML(c, http.StatusOK, views.RevealedValue(vm))
 }
 
 // formInt reads a required whole number from the form.

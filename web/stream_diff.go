@@ -294,7 +294,7 @@ func (r diffResult) toView(chrome views.Chrome) templ.Component {
 			vm.Hidden = len(r.changes) - i
 			break
 		}
-		row := views.DiffRow{Path: ch.Path, Op: ch.Op}
+		row := views.DiffRow{Path: ch.Path, Op: ch.Op, Masked: isMask(ch.Old) || isMask(ch.New)}
 		if ch.Op != timetravel.ChangeAdd {
 			row.Old, _ = b.preview(jsonText(ch.Old))
 		}

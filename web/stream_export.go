@@ -148,8 +148,9 @@ func endDownload(c echo.Context, digest string) {
 	c.Response().Header().Set(exportDigestTrailer, digest)
 }
 
-// eachExportPage walks the window page by page, calling fn with each page.
-func (s *Server) eachExportPage(c echo.Context, r exportRequest, fn func([]eventstore.Event) error) error {
+// eachExportPage walks the window page by page, calling fn with each page:
+// the events as shown (masked) and as stored, which folds read.
+func (s *Server) eachExportPage(c echo.Context, r exportRequest, fn func(shown, stored []eventstore.Event) error) error {
 	ctx := c.Request().Context()
 	for after := 0; ; {
 		evs, err := s.deps.Store.StreamWindow(ctx, r.info.StreamID, after, r.from, r.to, exportPage)
@@ -159,8 +160,9 @@ func (s *Server) eachExportPage(c echo.Context, r exportRequest, fn func([]event
 		if len(evs) == 0 {
 			return nil
 		}
-		s.maskEvents(evs)
-		if err := fn(evs); err != nil {
+		shown := slices.Clone(evs) // masking replaces payloads, never changes their bytes
+		s.maskEvents(shown)
+		if err := fn(shown, evs); err != nil {
 			return err
 		}
 		c.Response().Flush()
@@ -206,6 +208,7 @@ func (s *Server) balanceAfter(c echo.Context, r exportRequest, bf *balanceFold, 
 	if err != nil {
 		return "", nil // not set (yet): an empty cell
 	}
+	_, v, _ = s.deps.PII.MaskChange(r.info.StreamType, r.balance, nil, v)
 	return timetravel.JSONText(v), nil
 }
 
@@ -246,7 +249,7 @@ func (s *Server) exportCSV(c echo.Context) error {
 	}
 	sum := sha256.New()
 	var bf balanceFold
-	err = s.eachExportPage(c, r, func(evs []eventstore.Event) error {
+	err = s.eachExportPage(c, r, func(evs, stored []eventstore.Event) error {
 		for i := range evs {
 			e := &evs[i]
 			m := e.Meta()
@@ -254,7 +257,7 @@ func (s *Server) exportCSV(c echo.Context) error {
 				strconv.Itoa(e.Version), e.EventType, strconv.Itoa(e.SchemaVersion), e.RecordedAt.UTC().Format(time.RFC3339Nano),
 				m.Actor, m.Source, m.CorrelationID, m.CausationID, string(e.Payload), string(e.Metadata)}
 			if r.balance != "" {
-				v, err := s.balanceAfter(c, r, &bf, e)
+				v, err := s.balanceAfter(c, r, &bf, &stored[i])
 				if err != nil {
 					return err
 				}
@@ -387,7 +390,7 @@ func (s *Server) exportJSON(c echo.Context) error {
 	}
 	sum := sha256.New()
 	first := true
-	err = s.eachExportPage(c, r, func(evs []eventstore.Event) error {
+	err = s.eachExportPage(c, r, func(evs, _ []eventstore.Event) error {
 		for i := range evs {
 			b, err := json.Marshal(&evs[i])
 			if err != nil {

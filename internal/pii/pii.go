@@ -173,6 +173,9 @@ func (p *Policy) of(streamType string) *typePolicy {
 	return p.types[streamType]
 }
 
+// Masks reports whether the policy masks anything in streams of streamType.
+func (p *Policy) Masks(streamType string) bool { return p.of(streamType) != nil }
+
 // StatePointers are the masked pointers of a stream type's state.
 func (p *Policy) StatePointers(streamType string) []timetravel.Pointer {
 	if tp := p.of(streamType); tp != nil {
