@@ -56,6 +56,9 @@ func (sc *schema) scanEvent(row pgx.Row, e *Event, extra ...any) error {
 	e.Payload = json.RawMessage(payload)
 	e.Metadata = json.RawMessage(metadata)
 	e.metaKeys = sc.renamedKeys
+	if sc.readOnly {
+		e.flagRow()
+	}
 	return nil
 }
 
