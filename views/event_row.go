@@ -8,7 +8,9 @@ type EventRow struct {
 	Position int64
 	// Ref is the event's address in /events/{ref}: its position, or its
 	// event id on a table without positions.
-	Ref           string
+	Ref string
+	// Problems are what is wrong with the stored row (eventstore.Event).
+	Problems      []string
 	EventID       string
 	StreamID      string
 	StreamType    string

@@ -10,6 +10,7 @@ import (
 	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/pii"
+	"github.com/auditd/auditd/internal/timetravel"
 	"github.com/auditd/auditd/views"
 )
 
@@ -58,13 +59,17 @@ func (s *Server) showEvent(c echo.Context) error {
 		correlated = correlated[:eventstore.MaxCorrelated]
 	}
 
-	info, err := s.deps.Store.Stream(ctx, ev.StreamID)
-	if err != nil {
-		return err
-	}
-	st, err := s.stateAfter(ctx, info, ev.Version-1)
-	if err != nil {
-		return err
+	// A row of an application's table without a stream id (flagged in
+	// ev.Problems) belongs to no stream: it is shown unfolded.
+	var st *timetravel.State
+	if ev.StreamID != "" {
+		info, err := s.deps.Store.Stream(ctx, ev.StreamID)
+		if err != nil {
+			return err
+		}
+		if st, err = s.stateAfter(ctx, info, ev.Version-1); err != nil {
+			return err
+		}
 	}
 	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindEvent, StreamID: ev.StreamID, EventKey: ev.Ref(), Window: versionWindow(ev.Version, ev.Version)}); err != nil {
 		return err

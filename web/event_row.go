@@ -25,6 +25,7 @@ func eventRow(e *eventstore.Event, showStream bool, b *pageBudget) views.EventRo
 	row := views.EventRow{
 		Position:      e.Position,
 		Ref:           e.Ref(),
+		Problems:      e.Problems,
 		EventID:       e.EventID,
 		StreamID:      e.StreamID,
 		StreamType:    e.StreamType,

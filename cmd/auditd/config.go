@@ -44,6 +44,9 @@ type config struct {
 	Seed       uint64
 	Rate       float64
 	DemoFaults bool
+	// Shape is demo --shape: the table shape the demo world is written
+	// in and read through a source mapping ("": auditd's own).
+	Shape string
 
 	// live
 	Publication string
@@ -167,6 +170,7 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 	if cmd == "demo" {
 		fs.Float64Var(&cfg.Rate, "rate", 3, "new demo events per second while the demo runs")
 		fs.BoolVar(&cfg.DemoFaults, "demo-faults", false, "make one demo projection slow, one fail on a poison event and one drift")
+		fs.StringVar(&cfg.Shape, "shape", "", "write the demo world into a team's table shape and read it through a source mapping: seed-000, seed-002 or seed-004 (empty: auditd's own events table)")
 	}
 	return fs
 }

@@ -41,7 +41,7 @@ func (s *Store) Counts(ctx context.Context) ([]TypeCount, error) {
 		WITH auditd_p AS (
 			SELECT coalesce(max(position), 0) AS counted, count(*) > 0 AS mine FROM auditd.event_count_progress WHERE source = $1
 		), tail AS (
-			SELECT {stream_type} AS stream_type, {event_type}::text AS event_type, ({version} = 1) AS first
+			SELECT coalesce({stream_type}, '') AS stream_type, coalesce({event_type}::text, '') AS event_type, coalesce({version} = 1, false) AS first
 			FROM {events} WHERE {position} > (SELECT counted FROM auditd_p) ORDER BY {position} LIMIT $2
 		)
 		SELECT stream_type, event_type, sum(events)::bigint, sum(streams)::bigint FROM (
@@ -120,7 +120,7 @@ func (s *Store) FoldCounts(ctx context.Context) (int64, error) {
 			return 0, fmt.Errorf("eventstore: unable to count events: %w", err)
 		}
 		tag, err := tx.Exec(ctx, s.sc.expand(`INSERT INTO auditd.event_counts (stream_type, event_type, events, streams)
-			SELECT {stream_type}, {event_type}::text, count(*), count(*) FILTER (WHERE {version} = 1) FROM {events} GROUP BY 1, 2`))
+			SELECT coalesce({stream_type}, ''), coalesce({event_type}::text, ''), count(*), count(*) FILTER (WHERE {version} = 1) FROM {events} GROUP BY 1, 2`))
 		if err != nil {
 			return 0, fmt.Errorf("eventstore: unable to count events: %w", err)
 		}
@@ -132,7 +132,7 @@ func (s *Store) FoldCounts(ctx context.Context) (int64, error) {
 				var n int64
 				if err := tx.QueryRow(ctx, s.sc.expand(`
 					WITH agg AS (
-						SELECT {stream_type} AS stream_type, {event_type}::text AS event_type, count(*) AS events, count(*) FILTER (WHERE {version} = 1) AS streams
+						SELECT coalesce({stream_type}, '') AS stream_type, coalesce({event_type}::text, '') AS event_type, count(*) AS events, count(*) FILTER (WHERE {version} = 1) AS streams
 						FROM {events} WHERE {position} > $1 AND {position} <= $2 GROUP BY 1, 2
 					), ins AS (
 						INSERT INTO auditd.event_counts AS c (stream_type, event_type, events, streams)

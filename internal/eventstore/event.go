@@ -33,6 +33,11 @@ type Event struct {
 	Payload       json.RawMessage `json:"payload"`
 	Metadata      json.RawMessage `json:"metadata"`
 	RecordedAt    time.Time       `json:"recorded_at"`
+	// Problems are what is wrong with the row as an application's table
+	// holds it (a NULL stream id, a payload that is not JSON, a version
+	// seen twice or skipped, a time going backwards): the event is shown
+	// and flagged, never a failed page.
+	Problems []string `json:"problems,omitempty"`
 
 	// metaKeys names the metadata keys Meta reads when the event comes
 	// from a source that names them otherwise; nil: auditd's own names.

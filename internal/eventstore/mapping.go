@@ -326,6 +326,7 @@ type Catalog struct {
 	Table       string            // the source table, schema-qualified and quoted
 	Types       map[string]string // logical column -> column type
 	WhereTypes  map[string]string // column of source.where -> its type
+	Nullable    map[string]bool   // logical column -> the column may hold NULL
 	JoinTable   string            // the stream_type join's table, quoted ("" when none)
 	Checkpoints string            // the checkpoints table, quoted ("" when none)
 }
@@ -334,7 +335,7 @@ type Catalog struct {
 // table or column is an error naming the key, what the table has and the
 // nearest match. It reads the catalog only.
 func (m *Mapping) Validate(ctx context.Context, db DB) (*Catalog, error) {
-	cat := &Catalog{Types: map[string]string{}, WhereTypes: map[string]string{}}
+	cat := &Catalog{Types: map[string]string{}, WhereTypes: map[string]string{}, Nullable: map[string]bool{}}
 	src := m.Source
 	table, cols, err := tableColumns(ctx, db, "source.table", src.Table)
 	if err != nil {
@@ -351,6 +352,7 @@ func (m *Mapping) Validate(ctx context.Context, db DB) (*Catalog, error) {
 			return nil, err
 		}
 		cat.Types[logical] = typ
+		cat.Nullable[logical] = !cols.notNull[name]
 	}
 	for k := range src.Where {
 		if cat.WhereTypes[k], err = columnType("source.where."+k, table, k, cols); err != nil {
@@ -398,8 +400,9 @@ func (m *Mapping) Validate(ctx context.Context, db DB) (*Catalog, error) {
 // its columns' types.
 // tableCols are a table's columns in table order, and their types.
 type tableCols struct {
-	names []string
-	types map[string]string
+	names   []string
+	types   map[string]string
+	notNull map[string]bool
 }
 
 func tableColumns(ctx context.Context, db DB, key, name string) (string, tableCols, error) {
@@ -426,15 +429,17 @@ func tableColumns(ctx context.Context, db DB, key, name string) (string, tableCo
 		return "", tableCols{}, mappingErr(key, "table %q not found; the database has %s%s", name, listOrNone(tables), nearestHint(name, tables))
 	}
 	rows, err := db.Query(ctx, `
-		SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+		SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute
 		WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, name)
 	if err != nil {
 		return "", tableCols{}, fmt.Errorf("eventstore: unable to read the columns of %s: %w", name, err)
 	}
-	cols := tableCols{types: map[string]string{}}
+	cols := tableCols{types: map[string]string{}, notNull: map[string]bool{}}
 	var colName, colType string
-	_, err = pgx.ForEachRow(rows, []any{&colName, &colType}, func() error {
+	var notNull bool
+	_, err = pgx.ForEachRow(rows, []any{&colName, &colType, &notNull}, func() error {
 		cols.types[colName] = colType
+		cols.notNull[colName] = notNull
 		cols.names = append(cols.names, colName)
 		return nil
 	})
@@ -739,6 +744,23 @@ func mappedSchema(m *Mapping, cat *Catalog) (*schema, error) {
 		sc.selectAs["recorded_at"] = zone
 	} else if cat.Types["recorded_at"] != "timestamp with time zone" {
 		return nil, typeErr(src, "recorded_at", cat.Types["recorded_at"], "timestamp with or without time zone")
+	}
+	// A NULL where auditd expects a value is read as an empty one and the
+	// event flagged (scanEvent), not a failed page.
+	sc.nullDefault = map[string]string{}
+	for logical, def := range map[string]string{
+		"event_id": "''", "stream_id": "''", "event_type": "''", "version": "0", "schema_version": "1",
+		"payload": "'null'", "metadata": "'{}'", "recorded_at": "'0001-01-01 00:00:00+00'::timestamptz",
+	} {
+		if cat.Nullable[logical] && src.Columns[logical] != "" {
+			sc.nullDefault[logical] = def
+		}
+	}
+	if sc.nullDefault["payload"] != "" && cat.Types["payload"] == "jsonb" {
+		sc.nullDefault["payload"] = "'null'::jsonb"
+	}
+	if sc.nullDefault["metadata"] != "" && cat.Types["metadata"] == "jsonb" {
+		sc.nullDefault["metadata"] = "'{}'::jsonb"
 	}
 	if cp := m.Checkpoints; cp != nil {
 		sc.checkpoints = cat.Checkpoints

@@ -65,10 +65,13 @@ func (s *Store) ReadStream(ctx context.Context, q StreamQuery) ([]Event, error) 
 	if !q.Until.IsZero() {
 		w.cmp("recorded_at", "<=", q.Until)
 	}
-	sql := w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY {version} `+order) + ` LIMIT ` + w.arg(pageSize(q.Limit))
+	sql := w.in(`SELECT {*} FROM {events} WHERE {where} ORDER BY {version} `+order) + s.sc.tieBreak(order) + ` LIMIT ` + w.arg(pageSize(q.Limit))
 	events, err := s.queryEvents(ctx, fmt.Sprintf("stream %q", q.StreamID), sql, w.args)
 	if err != nil {
 		return nil, err
+	}
+	if s.sc.readOnly {
+		flagSequence(events, q.Backward)
 	}
 	if len(events) == 0 {
 		if _, err := s.Stream(ctx, q.StreamID); err != nil {
@@ -99,8 +102,27 @@ const streamInfoSQL = `
 		WHERE {stream_id} = {h.stream_id} ORDER BY {version} DESC LIMIT 1
 	) l`
 
+// scanStreamInfo reads one stream summary. An application's table may hold
+// NULLs where auditd expects values: they read as empty values.
 func scanStreamInfo(row pgx.Row, si *StreamInfo) error {
-	return row.Scan(&si.StreamID, &si.StreamType, &si.Version, &si.FirstAt, &si.LastAt, &si.LastType, &si.LastPosition)
+	var id, typ, last *string
+	var version *int
+	var first, lastAt *time.Time
+	var pos *int64
+	if err := row.Scan(&id, &typ, &version, &first, &lastAt, &last, &pos); err != nil {
+		return err
+	}
+	*si = StreamInfo{StreamID: deref(id), StreamType: deref(typ), Version: deref(version), FirstAt: deref(first),
+		LastAt: deref(lastAt), LastType: deref(last), LastPosition: deref(pos)}
+	return nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 // Stream returns one stream's summary, or ErrStreamNotFound.
@@ -261,7 +283,9 @@ type Head struct {
 // Head returns the newest event's position and time (zero for an empty log).
 func (s *Store) Head(ctx context.Context) (Head, error) {
 	var h Head
-	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {position}, {recorded_at_tz} FROM {events} ORDER BY `)+s.sc.logOrder("", "DESC")+` LIMIT 1`).Scan(&h.Position, &h.RecordedAt)
+	var at *time.Time // an application's table may hold a NULL time
+	err := s.db.QueryRow(ctx, s.sc.expand(`SELECT {position}, {recorded_at_tz} FROM {events} ORDER BY `)+s.sc.logOrder("", "DESC")+` LIMIT 1`).Scan(&h.Position, &at)
+	h.RecordedAt = deref(at)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Head{}, nil
 	}

@@ -73,6 +73,9 @@ type schema struct {
 	// metaType is how the metadata column is stored: jsonb (auditd's own),
 	// json, or text holding JSON.
 	metaType string
+	// nullDefault holds, per logical column a mapped table may hold NULL
+	// in, the value the select list reads instead (the event is flagged).
+	nullDefault map[string]string
 	// noPosition is set when the table has no global position (seed 004):
 	// the log is ordered by time, stream and version, and events are
 	// addressed by their event id.
@@ -174,6 +177,16 @@ func (sc *schema) logOrder(alias, dir string) string {
 	return sc.col(alias, "recorded_at") + " " + dir + ", " + sc.col(alias, "stream_id") + " " + dir + ", " + sc.col(alias, "version") + " " + dir
 }
 
+// tieBreak orders events of one version (an application's table may hold a
+// version twice) by position, so that pages and flags are the same on every
+// read; auditd's own table has unique versions and needs none.
+func (sc *schema) tieBreak(dir string) string {
+	if !sc.readOnly || sc.noPosition {
+		return ""
+	}
+	return ", " + sc.col("", "position") + " " + dir
+}
+
 // tmplLiteral is s as an SQL string literal inside a column template: its
 // percent signs are doubled so that col leaves them as they are.
 func tmplLiteral(s string) string { return strings.ReplaceAll(quoteLiteral(s), "%", "%%") }
@@ -212,7 +225,10 @@ func (sc *schema) selectList(alias string) string {
 	parts := make([]string, len(eventColumnNames))
 	for i, n := range eventColumnNames {
 		parts[i] = sc.col(alias, n) + sc.selectAs[n]
-		if sc.columns[n] != "%s"+n {
+		if def, ok := sc.nullDefault[n]; ok {
+			parts[i] = "coalesce(" + parts[i] + ", " + def + ")"
+		}
+		if sc.columns[n] != "%s"+n || sc.nullDefault[n] != "" {
 			parts[i] += " AS " + n
 		}
 	}

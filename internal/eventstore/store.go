@@ -21,6 +21,9 @@ type Store struct {
 	sc   *schema
 	// source fingerprints the source mapping ("" for auditd's own schema).
 	source string
+	// demo, on a Store from OpenDemoShape, writes the demo into the
+	// shape's tables: the one mapped Store that Append and Import write.
+	demo *demoShape
 }
 
 // New returns a Store on pool. The schema must already be migrated.
@@ -56,6 +59,9 @@ func (sc *schema) scanEvent(row pgx.Row, e *Event, extra ...any) error {
 	e.Payload = json.RawMessage(payload)
 	e.Metadata = json.RawMessage(metadata)
 	e.metaKeys = sc.renamedKeys
+	if sc.readOnly {
+		e.flagRow()
+	}
 	return nil
 }
 
@@ -128,6 +134,9 @@ var ErrStreamTypeMismatch = errors.New("eventstore: stream type does not match t
 // transactions inserting the same next version, the second blocks on the
 // index until the first commits and then fails with a unique violation.
 func (s *Store) Append(ctx context.Context, streamID, streamType string, expectedVersion int, events ...NewEvent) ([]Event, error) {
+	if s.demo != nil {
+		return s.appendDemo(ctx, streamID, streamType, expectedVersion, events)
+	}
 	if s.sc.readOnly {
 		return nil, ErrReadOnly
 	}
@@ -241,11 +250,14 @@ func (s *Store) streamHead(ctx context.Context, q DB, streamID string) (int, str
 // database still enforces UNIQUE (stream_id, version). Positions follow the
 // order of events.
 func (s *Store) Import(ctx context.Context, events []Event) (int64, error) {
-	if s.sc.readOnly {
-		return 0, ErrReadOnly
-	}
 	if len(events) == 0 {
 		return 0, nil
+	}
+	if s.demo != nil {
+		return s.importDemo(ctx, events)
+	}
+	if s.sc.readOnly {
+		return 0, ErrReadOnly
 	}
 	for i := range events {
 		e := &events[i]
