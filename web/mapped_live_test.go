@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
@@ -62,9 +64,16 @@ func mappedLiveStack(t *testing.T, shape mappedShape) (*bundle, *httptest.Server
 	if _, err := db.Pool.Exec(ctx, shape.sql+mappedCheckpoints); err != nil {
 		t.Fatal(err)
 	}
+	// Commits reach the WAL at once, as on a normally configured server
+	// (the test cluster defers WAL flushes).
+	writer, err := pgxpool.New(ctx, db.ConnString+"&synchronous_commit=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(writer.Close)
 	insert := func(typ, payload string, v int) int64 {
 		t.Helper()
-		if _, err := db.Pool.Exec(ctx, shape.insert, mappedWallet, typ, payload, v); err != nil {
+		if _, err := writer.Exec(ctx, shape.insert, mappedWallet, typ, payload, v); err != nil {
 			t.Fatal(err)
 		}
 		var pos int64

@@ -20,8 +20,11 @@ import (
 // on the command line wins over the environment.
 type config struct {
 	DatabaseURL string
-	DataDir     string
-	Listen      string
+	// StateDatabaseURL holds auditd's own schema when it is not the event
+	// table's database (--state-database-url).
+	StateDatabaseURL string
+	DataDir          string
+	Listen           string
 	// ConfigFile is the one configuration file (--config; --reducers is
 	// its older name): reducers, upcasters, drift mappings, and the
 	// source mapping of an application's own event table.
@@ -108,6 +111,7 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("auditd "+cmd, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL 15+ URL with wal_level=logical; empty starts an embedded cluster in --data-dir")
+	fs.StringVar(&cfg.StateDatabaseURL, "state-database-url", "", "PostgreSQL URL for auditd's own schema (users, sessions, ledger, snapshots, alerts, lag samples) when it is not --database-url, so that auditd needs only SELECT and REPLICATION on the application's database (with a source mapping)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./.auditd", "where the embedded PostgreSQL cluster lives")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,8 +18,13 @@ const embeddedDB = "auditd"
 // database is an open pool, and the embedded cluster behind it if auditd
 // started one.
 type database struct {
-	Pool    *pgxpool.Pool
-	URL     string
+	// Pool is the event table's database (--database-url).
+	Pool *pgxpool.Pool
+	URL  string
+	// State is where auditd's own schema lives: Pool, or the pool on
+	// --state-database-url, so that the application's database needs to
+	// give auditd only SELECT and REPLICATION.
+	State   *pgxpool.Pool
 	cluster *pgembed.Cluster
 	logger  *slog.Logger
 }
@@ -45,19 +49,19 @@ func openDatabase(ctx context.Context, cfg *config, logger *slog.Logger) (*datab
 		}
 		db.URL = db.cluster.ConnString(embeddedDB)
 	}
-	pcfg, err := pgxpool.ParseConfig(db.URL)
+	pool, err := openPool(ctx, "--database-url", db.URL)
 	if err != nil {
 		db.Close()
-		// The parse error may echo the URL, password included: do not wrap it.
-		return nil, errors.New("invalid --database-url: it is not a valid PostgreSQL URL or DSN")
+		return nil, err
 	}
-	pcfg.MaxConns = 20
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("unable to connect to PostgreSQL: %w", err)
+	db.Pool, db.State = pool, pool
+	if cfg.StateDatabaseURL != "" {
+		if db.State, err = openPool(ctx, "--state-database-url", cfg.StateDatabaseURL); err != nil {
+			db.State = nil
+			db.Close()
+			return nil, err
+		}
 	}
-	db.Pool = pool
 	var walLevel string
 	if err := pool.QueryRow(ctx, `SHOW wal_level`).Scan(&walLevel); err != nil {
 		db.Close()
@@ -69,8 +73,30 @@ func openDatabase(ctx context.Context, cfg *config, logger *slog.Logger) (*datab
 	return db, nil
 }
 
-// Close closes the pool and stops the embedded cluster, if any.
+// openPool opens a pool on url, the value of flag.
+func openPool(ctx context.Context, flag, url string) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parse error may echo the URL, password included: do not wrap it.
+		return nil, fmt.Errorf("invalid %s: it is not a valid PostgreSQL URL or DSN", flag)
+	}
+	pcfg.MaxConns = 20
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("unable to connect to PostgreSQL (%s): %w", flag, err)
+	}
+	return pool, nil
+}
+
+// separateState reports whether auditd's own schema is in another
+// database than the event table.
+func (d *database) separateState() bool { return d.State != nil && d.State != d.Pool }
+
+// Close closes the pools and stops the embedded cluster, if any.
 func (d *database) Close() {
+	if d.separateState() {
+		d.State.Close()
+	}
 	if d.Pool != nil {
 		d.Pool.Close()
 	}

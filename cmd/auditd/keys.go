@@ -84,7 +84,7 @@ func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	cp, err := ledger.NewCheckpointer(ledger.CheckpointerConfig{Key: key, Interval: -1, Logger: logger}, ledger.NewStore(db.Pool)).
+	cp, err := ledger.NewCheckpointer(ledger.CheckpointerConfig{Key: key, Interval: -1, Logger: logger}, ledger.NewStore(db.State)).
 		Checkpoint(ctx, ledger.ReasonOnDemand)
 	if err != nil {
 		return err

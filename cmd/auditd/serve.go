@@ -58,12 +58,16 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	migrate := schema.Migrate
 	if mapping != nil {
 		migrate = schema.MigrateOwn
+	} else if db.separateState() {
+		return errors.New("--state-database-url needs a source mapping in --config: auditd's own events table lives with its own schema")
 	} else if err := eventstore.CheckUnmapped(ctx, db.Pool); err != nil {
 		// Without a source, auditd creates its own events table: never
 		// beside (or over) an application's.
 		return err
 	}
-	n, err := migrate(ctx, db.Pool)
+	// auditd's own schema goes to the state database (the same one unless
+	// --state-database-url).
+	n, err := migrate(ctx, db.State)
 	if err != nil {
 		return err
 	}
@@ -80,12 +84,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
 
-	deps := web.Deps{Pool: db.Pool, Store: store, Logger: logger, MappedSource: mapping != nil}
+	deps := web.Deps{Pool: db.State, Store: store, Logger: logger, MappedSource: mapping != nil}
 	if mapping != nil {
 		deps.SourceSetup = &web.SourceSetup{Mapping: mapping, Live: liveSource, Publication: cfg.Publication, Slot: cfg.Slot}
 	}
 	if !webCfg.AuthOff {
-		deps.Access = access.NewService(db.Pool, logger, access.Options{})
+		deps.Access = access.NewService(db.State, logger, access.Options{})
 	}
 	if cfg.OIDC.Issuer != "" {
 		// A provider that cannot be reached stops start-up: signing in
@@ -101,6 +105,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	// background so that page views never query for them.
 	// An outage comes first: while the database is down it is the news.
 	banners := []web.BannerSource{web.DatabaseBanners(db.Pool)}
+	if db.separateState() {
+		banners = append(banners, web.DatabaseBanners(db.State))
+	}
 	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
@@ -136,7 +143,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	if cfg.SnapshotEvery == 0 {
 		return fmt.Errorf("--snapshot-every must not be 0: use a positive interval, or -1 for no snapshots")
 	}
-	deps.TimeTravel = timetravel.NewService(store, ttCfg, logger, timetravel.ServiceOptions{SnapshotEvery: cfg.SnapshotEvery})
+	deps.TimeTravel = timetravel.NewService(store, ttCfg, logger, timetravel.ServiceOptions{SnapshotEvery: cfg.SnapshotEvery, SnapshotPool: db.State})
 	// Snapshots of earlier reducers are never read again. A failure here
 	// costs only space, so it does not stop start-up.
 	if n, err := deps.TimeTravel.PruneSnapshots(ctx); err != nil {
@@ -149,17 +156,17 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	// table or the mapped one (liveSource).
 	if !cfg.NoLive {
 		hub := live.NewHub(live.HubConfig{WindowBytes: cfg.LiveWindowBytes, BufferBytes: cfg.LiveBufferBytes, LargeEvent: cfg.LiveLargeEvent})
-		alerts := live.NewAlerts(db.Pool)
+		alerts := live.NewAlerts(db.State)
 		// The witness ledger: the consumer confirms the slot only up to
 		// what it holds.
-		witness := ledger.NewWriter(ledger.WriterConfig{Logger: logger}, ledger.NewStore(db.Pool))
+		witness := ledger.NewWriter(ledger.WriterConfig{Logger: logger}, ledger.NewStore(db.State))
 		if err := witness.Start(ctx); err != nil {
 			return err
 		}
 		stops = append(stops, witness.Stop)
 		// First start on an existing store: the events before the slot are
 		// back-filled from the table, in the snapshot the slot exports.
-		backfill := ledger.NewBackfill(store, ledger.NewStore(db.Pool), witness)
+		backfill := ledger.NewBackfill(store, ledger.NewStore(db.State), witness)
 		consumer := live.NewConsumer(live.ConsumerConfig{
 			ConnString: db.URL, Publication: cfg.Publication, Slot: cfg.Slot, Ledger: witness, Backfill: backfill, Logger: logger,
 			Source: liveSource,
@@ -193,8 +200,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 				}
 				stops = append(stops, warmer.Stop)
 			}
-			deps.LiveResume = live.NewResume(hub, ledger.NewStore(db.Pool), witness, store)
-			deps.Ledger, deps.BackdatedAfter = ledger.NewStore(db.Pool), cfg.BackdatedAfter
+			deps.LiveResume = live.NewResume(hub, ledger.NewStore(db.State), witness, store)
+			deps.Ledger, deps.BackdatedAfter = ledger.NewStore(db.State), cfg.BackdatedAfter
 		}
 		deps.LiveAlerts = alerts
 		banners = append(banners, web.AlertBanners(alerts))
@@ -204,7 +211,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		if every == 0 {
 			every = -1
 		}
-		audit := ledger.NewAuditor(ledger.NewStore(db.Pool), store, ledger.AuditConfig{Every: every, Logger: logger, OnBroken: alerts.RecordVerification})
+		audit := ledger.NewAuditor(ledger.NewStore(db.State), store, ledger.AuditConfig{Every: every, Logger: logger, OnBroken: alerts.RecordVerification})
 		if err := audit.Start(ctx); err != nil {
 			return err
 		}
@@ -214,7 +221,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 
 	// Signed checkpoints of the ledger's head, at the interval while the
 	// ledger is written; /about/keys shows the key and signs on demand.
-	deps.Checkpoints = ledger.NewCheckpointer(ledger.CheckpointerConfig{Key: signingKey, Interval: cfg.CheckpointInterval, Logger: logger}, ledger.NewStore(db.Pool))
+	deps.Checkpoints = ledger.NewCheckpointer(ledger.CheckpointerConfig{Key: signingKey, Interval: cfg.CheckpointInterval, Logger: logger}, ledger.NewStore(db.State))
 	if deps.Ledger != nil {
 		if err := deps.Checkpoints.Start(ctx); err != nil {
 			return err
@@ -230,7 +237,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		if err != nil {
 			return err
 		}
-		mon := projections.NewMonitor(db.Pool, logger, projections.Options{
+		mon := projections.NewMonitor(db.State, logger, projections.Options{
 			Thresholds: projections.Thresholds{
 				StallAfter: cfg.StallAfter, LagEvents: cfg.LagEventsWarn,
 				LagSeconds: cfg.LagSecondsWarn, RetainedWAL: cfg.RetainedWALWarn,

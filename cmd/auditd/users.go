@@ -154,11 +154,11 @@ func openAccess(ctx context.Context, cmd string, args []string, stderr io.Writer
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if _, err := schema.MigrateOwn(ctx, db.Pool); err != nil {
+	if _, err := schema.MigrateOwn(ctx, db.State); err != nil {
 		db.Close()
 		return nil, nil, nil, err
 	}
-	return cfg, access.NewService(db.Pool, logger, access.Options{}), db.Close, nil
+	return cfg, access.NewService(db.State, logger, access.Options{}), db.Close, nil
 }
 
 // oneArgument is the command's one positional argument.

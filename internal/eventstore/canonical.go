@@ -43,8 +43,8 @@ func (s *Store) ScanCanonical(ctx context.Context, snapshot string, after, upTo 
 			}
 			start(last)
 		}
-		return scanCanonical(ctx, tx, fn, `SELECT `+s.sc.canonicalSelect()+s.sc.expand(` FROM {events}
-			WHERE {position} > $1 AND ($2 = 0 OR {position} <= $2) ORDER BY {position}`), after, upTo)
+		return scanCanonical(ctx, tx, fn, s.sc.canonicalFrom()+s.sc.expand(`
+			{position} > $1 AND ($2 = 0 OR {position} <= $2) ORDER BY {position}`), after, upTo)
 	})
 }
 
@@ -56,8 +56,8 @@ func (s *Store) ScanStreamCanonical(ctx context.Context, streamID string, fn fun
 		return nil
 	}
 	return s.readCanonical(ctx, "", func(tx pgx.Tx) error {
-		return scanCanonical(ctx, tx, fn, `SELECT `+s.sc.canonicalSelect()+s.sc.expand(` FROM {events}
-			WHERE {stream_id} = $1{cast:stream_id} ORDER BY {position}`), streamID)
+		return scanCanonical(ctx, tx, fn, s.sc.canonicalFrom()+s.sc.expand(`
+			{stream_id} = $1{cast:stream_id} ORDER BY {position}`), streamID)
 	})
 }
 

@@ -3,6 +3,8 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +41,12 @@ type LiveSource struct {
 	// Tables are the tables the publication must hold, with what the
 	// catalog says about them.
 	Tables []PublishedTable
+	// NoPosition: the table has no global position (seed 004); events
+	// carry position 0 and are addressed by their id.
+	NoPosition bool
+	// Where and Exclude are the source's row filters (Keeps).
+	Where   map[string]any
+	Exclude ExcludeStreams
 
 	store    *Store
 	metaKeys *MetaKeys
@@ -90,6 +98,8 @@ func NewLiveSource(ctx context.Context, store *Store, m *Mapping, cat *Catalog) 
 		ls.Columns["event_id"] = ls.Columns["position"]
 	}
 	ls.NumberedVersions = ls.Columns["version"] == ""
+	ls.NoPosition = ls.Columns["position"] == ""
+	ls.Where, ls.Exclude = src.Where, src.ExcludeStreams
 	if cat.Types["recorded_at"] == "timestamp without time zone" {
 		loc, err := time.LoadLocation(src.TimeZone)
 		if err != nil {
@@ -139,6 +149,53 @@ func publishedTable(ctx context.Context, db DB, qualified string) (catalogTable,
 		return t, fmt.Errorf("eventstore: unable to read the catalog entry of %s: %w", qualified, err)
 	}
 	return t, nil
+}
+
+// Keeps reports whether a row the live consumer decoded is one the read
+// path reads: it meets the source's where equalities (value gives a
+// column's text as pgoutput sent it, and whether it is non-null) and its
+// stream is not excluded. The same rules as the SQL filter, on text.
+func (ls *LiveSource) Keeps(streamID string, value func(column string) ([]byte, bool)) bool {
+	for col, want := range ls.Where {
+		got, ok := value(col)
+		switch w := want.(type) {
+		case nil:
+			if ok {
+				return false
+			}
+		case bool:
+			// bool's text output is t or f.
+			if !ok || (string(got) == "t") != w {
+				return false
+			}
+		case float64:
+			n, err := strconv.ParseFloat(string(got), 64)
+			if !ok || err != nil || n != w {
+				return false
+			}
+		case string:
+			if !ok || string(got) != w {
+				return false
+			}
+		}
+	}
+	ex := ls.Exclude
+	for _, p := range ex.Prefix {
+		if strings.HasPrefix(streamID, p) {
+			return false
+		}
+	}
+	for _, p := range ex.Suffix {
+		if strings.HasSuffix(streamID, p) {
+			return false
+		}
+	}
+	for _, p := range ex.Contains {
+		if strings.Contains(streamID, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // Tag finishes an event the live consumer decoded: Event.Meta then reads the
@@ -238,7 +295,14 @@ func (s *Store) MissingIndexes(ctx context.Context, m *Mapping) ([]IndexAdvice, 
 		{[]string{src.Columns["stream_id"], order}, "a stream's timeline, state at a time or version, diffs and verification" +
 			map[bool]string{true: ", and the numbering of events in a table without a per-stream version", false: ""}[src.Columns["version"] == ""]},
 		{[]string{src.Columns["position"]}, "the global log's pages, the live resume and projection lag"},
+		// Without a position the global log is ordered by time.
+		{[]string{src.Columns["recorded_at"]}, "the global log's pages in time order"},
 		{[]string{src.Columns["event_type"]}, "the global log filtered by event type"},
+	}
+	if src.Columns["position"] == "" {
+		wanted = slices.Delete(wanted, 1, 2)
+	} else {
+		wanted = slices.Delete(wanted, 2, 3)
 	}
 	var out []IndexAdvice
 	for _, w := range wanted {
@@ -323,6 +387,18 @@ func (c *VersionCache) Forget() {
 	c.mu.Lock()
 	clear(c.streams)
 	c.mu.Unlock()
+}
+
+// canonicalFrom is the start of a canonical read up to its WHERE's own
+// conditions: the table itself, not the filtered sub-select of from, since
+// xmin is a system column that SELECT * does not carry; the source's
+// filter is AND-ed in directly (it is already SQL, never expanded again).
+func (sc *schema) canonicalFrom() string {
+	out := "SELECT " + sc.canonicalSelect() + " FROM " + sc.events + " WHERE "
+	if sc.filter != "" {
+		out += "(" + sc.filter + ") AND "
+	}
+	return out
 }
 
 // canonicalSelect is the select list of a CanonicalEvent, each value cast to

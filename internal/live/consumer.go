@@ -517,6 +517,11 @@ func (c *Consumer) handle(ctx context.Context, xld pglogrepl.XLogData, rels map[
 				c.logger.Error("live: unable to decode event", "lsn", xld.WALStart, "error", err)
 				return nil
 			}
+			if !r.keeps(m.Tuple, &e) {
+				// Filtered out by the source's where or exclude_streams,
+				// as the read path filters it.
+				return nil
+			}
 			if c.cfg.Source.NumberedVersions {
 				// pgoutput sends a transaction after its commit: the
 				// count the read path makes already holds this row.

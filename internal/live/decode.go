@@ -45,6 +45,12 @@ func newRelation(m *pglogrepl.RelationMessage, src *eventstore.LiveSource) *rela
 	return r
 }
 
+// keeps reports whether the row is one the read path reads (the source's
+// where and exclude_streams).
+func (r *relation) keeps(t *pglogrepl.TupleData, e *eventstore.Event) bool {
+	return r.src.Keeps(e.StreamID, func(column string) ([]byte, bool) { return r.col(t, column) })
+}
+
 // event is the table's column holding the logical event column name ("":
 // none).
 func (r *relation) event(name string) string { return r.src.Columns[name] }
@@ -102,8 +108,10 @@ func (r *relation) decodeEvent(t *pglogrepl.TupleData) (eventstore.Event, error)
 	var e eventstore.Event
 	var err error
 	var payload, metadata string
-	if e.Position, err = r.int64Col(t, r.event("position")); err != nil {
-		return e, err
+	if !r.src.NoPosition {
+		if e.Position, err = r.int64Col(t, r.event("position")); err != nil {
+			return e, err
+		}
 	}
 	if e.EventID, err = r.stringCol(t, r.event("event_id")); err != nil {
 		return e, err

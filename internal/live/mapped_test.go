@@ -329,3 +329,43 @@ func TestMappedLiveTableWithoutPrimaryKey(t *testing.T) {
 		t.Fatalf("alert %+v, want the truncate (updates and deletes are not published)", a)
 	}
 }
+
+// Seed 004 has no global position: live events carry its uuid id as their
+// address. The source's where and exclude_streams filter live rows as
+// they filter the read path: an archived row and an excluded stream never
+// reach the feed.
+func TestMappedLiveSeed004WithFilters(t *testing.T) {
+	t.Parallel()
+	mapping := strings.Replace(pgtest.Seed004Mapping, `"time_zone": "UTC"`,
+		`"time_zone": "UTC", "where": {"is_archived": false}, "exclude_streams": {"prefix": ["0a4e"]}`, 1)
+	b := startMapped(t, pgtest.Seed004SQL+`ALTER TABLE app.events ADD COLUMN is_archived boolean NOT NULL DEFAULT false;`, mapping, "")
+	ctx := t.Context()
+	for _, ins := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO app.events (aggregate_id, event_type, event_data, version, is_archived) VALUES ($1, 'Archived', '{}', 1, true)`, []any{mappedStream}},
+		{`INSERT INTO app.events (aggregate_id, event_type, event_data, version) VALUES ($1, 'Housekeeping', '{}', 1)`, []any{otherStream}},
+		{`INSERT INTO app.events (id, aggregate_id, event_type, event_data, version, timestamp)
+			VALUES ('5f0e3a52-8a3e-4a43-9a1f-1d2c3b4a5e6f', $1, 'AccountOpened', '{"owner": "ann"}', 2, '2026-03-01 10:00:00')`, []any{mappedStream}},
+	} {
+		if _, err := b.db.Pool.Exec(ctx, ins.sql, ins.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := b.c.Stats(); st.LastError != "" {
+		t.Fatalf("consumer: %s", st.LastError)
+	}
+	e := nextEvent(t, b.sub).Event
+	if e.EventID != "5f0e3a52-8a3e-4a43-9a1f-1d2c3b4a5e6f" || e.Position != 0 || e.StreamType != "Account" || e.Version != 2 ||
+		!e.RecordedAt.Equal(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Fatalf("live event %+v, want the kept row only", e)
+	}
+	read, err := b.store.EventByID(ctx, e.EventID)
+	if err != nil || read.Version != e.Version || read.StreamID != e.StreamID {
+		t.Fatalf("read path %+v, %v", read, err)
+	}
+	if m := pendingMessage(b.sub); m != nil {
+		t.Fatalf("unexpected message %+v (%+v)", m, m.Event)
+	}
+}

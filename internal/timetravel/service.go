@@ -1,6 +1,7 @@
 package timetravel
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auditd/auditd/internal/eventstore"
 )
@@ -34,6 +37,9 @@ type ServiceOptions struct {
 	// MaxSnapshotBytes skips snapshots whose encoding is larger (zero:
 	// DefaultMaxSnapshotBytes).
 	MaxSnapshotBytes int
+	// SnapshotPool is where auditd.snapshots lives when auditd's own
+	// schema is not in the event store's database (nil: the store's pool).
+	SnapshotPool *pgxpool.Pool
 }
 
 // Point is a moment of a stream: a version, a time, or (the zero Point) the
@@ -135,7 +141,7 @@ func NewService(store *eventstore.Store, cfg *Config, logger *slog.Logger, opts 
 	}
 	return &Service{
 		store:       store,
-		snapshots:   snapshotStore{pool: store.Pool()},
+		snapshots:   snapshotStore{pool: cmp.Or(opts.SnapshotPool, store.Pool())},
 		folder:      NewFolder(cfg),
 		fingerprint: snapshotKey(cfg, store),
 		every:       opts.SnapshotEvery,
