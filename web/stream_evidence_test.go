@@ -196,7 +196,7 @@ func TestEvidenceRoundTripAndEveryTamperedVariant(t *testing.T) {
 
 func TestEvidenceBadWindowsAndRefusals(t *testing.T) {
 	t.Parallel()
-	_, st := evidenceStack(t)
+	db, st := evidenceStack(t)
 	for _, c := range []struct {
 		query string
 		code  int
@@ -226,6 +226,27 @@ func TestEvidenceBadWindowsAndRefusals(t *testing.T) {
 	}
 	if r, err := evidence.Verify([]byte(body), testSigningKey.Public().(ed25519.PublicKey)); err != nil || r.FromVersion != 0 || r.ToVersion != 8 || r.Events != 8 {
 		t.Fatalf("whole stream: %+v %v", r, err)
+	}
+
+	// An event the ledger has not got yet: 409, and nothing is signed.
+	if _, err := db.Pool.Exec(t.Context(), `ALTER TABLE auditd.ledger ADD CONSTRAINT evidence_test_refuses CHECK (false) NOT VALID`); err != nil {
+		t.Fatal(err)
+	}
+	sqlInsert(t, db, "acct", 9)
+	_, before, err := ledger.NewStore(db.Pool).Checkpoints(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(st.http.URL + "/streams/acct/evidence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a pending event: %d, want 409 with Retry-After", resp.StatusCode)
+	}
+	if _, after, err := ledger.NewStore(db.Pool).Checkpoints(t.Context(), 1); err != nil || after != before {
+		t.Fatalf("checkpoints %d before, %d after a refused bundle (%v)", before, after, err)
 	}
 }
 
