@@ -242,3 +242,39 @@ func TestCheckpointerSignsAtItsInterval(t *testing.T) {
 	cps.Stop()
 	cps.Stop() // idempotent
 }
+
+// TestReplicasCheckpointInTurn: two checkpointers on one store (replicas
+// sharing a key) signing at once continue each other's segments.
+func TestReplicasCheckpointInTurn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	key := newKey(t)
+	a, c := NewCheckpointer(CheckpointerConfig{Key: key, Interval: -1}, b.store), NewCheckpointer(CheckpointerConfig{Key: key, Interval: -1}, b.store)
+	submitEntries(t, b, 0x1000, 5, "acct")
+	errs := make(chan error, 20)
+	for i := range 20 {
+		cp := a
+		if i%2 == 1 {
+			cp = c
+		}
+		go func() {
+			_, err := cp.Checkpoint(t.Context(), ReasonOnDemand)
+			errs <- err
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, total, err := b.store.Checkpoints(t.Context(), 100)
+	if err != nil || total != 20 {
+		t.Fatalf("%d checkpoints, %v", total, err)
+	}
+	for i, cp := range list {
+		want := list[len(list)-1].HeadLSN
+		if cp.Seq != int64(20-i) || cp.HeadLSN != want || (cp.Seq > 1 && cp.Entries != 0) {
+			t.Fatalf("checkpoint %+v", cp)
+		}
+	}
+}
