@@ -112,7 +112,8 @@ func TestVerifyEvidenceCommandOnAServedBundle(t *testing.T) {
 		return out.String(), err
 	}
 	out, err := verify(file, "--data-dir", dataDir)
-	if err != nil || !strings.HasPrefix(out, "valid: stream wallet-ev, v1 to v8: 7 events in 4 ledger entries") {
+	if err != nil || !strings.HasPrefix(out, "valid: stream wallet-ev, v1 to v8: 7 events in 4 ledger entries") ||
+		!strings.Contains(out, "states: the events folded onto the state at v1 give the state at v8") {
 		t.Fatalf("verify-evidence with the data directory's key: %q %v", out, err)
 	}
 	var pub strings.Builder

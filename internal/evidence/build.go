@@ -47,7 +47,8 @@ var ErrPending = errors.New("evidence: the window's newest events are not in the
 // the latest).
 func (b *Builder) Build(ctx context.Context, w io.Writer, win Window, viewer Viewer, now time.Time) (Query, error) {
 	info := win.Info
-	q := Query{StreamID: info.StreamID, StreamType: info.StreamType, From: win.FromText, To: win.ToText, URL: win.URL}
+	q := Query{StreamID: info.StreamID, StreamType: info.StreamType, From: win.FromText, To: win.ToText, URL: win.URL,
+		Reducers: b.TimeTravel.Folder().Config().Fingerprint()}
 	var err error
 	if q.FromVersion, err = b.TimeTravel.VersionOf(ctx, info, win.From); err != nil {
 		return q, err
