@@ -278,3 +278,49 @@ func TestReplicasCheckpointInTurn(t *testing.T) {
 		}
 	}
 }
+
+// TestProveAfterAPrunedRange: once retention removed the first segment
+// (an anchor keeps its last hash), the entries after it still prove: the
+// first one's previous hash is the anchor's.
+func TestProveAfterAPrunedRange(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	cps := NewCheckpointer(CheckpointerConfig{Key: newKey(t), Interval: -1}, b.store)
+	lsn := submitEntries(t, b, 0x1000, 10, "acct")
+	first, err := cps.Checkpoint(ctx, ReasonOnDemand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	submitEntries(t, b, lsn, 10, "acct")
+	head := pglogrepl.LSN(first.HeadLSN).String()
+	for _, sql := range []string{
+		fmt.Sprintf(`INSERT INTO auditd.ledger_anchors (upto_lsn, from_lsn, hash, entries, events, max_position)
+			SELECT '%s', '0/1000', hash, 10, 10, 0 FROM auditd.ledger WHERE commit_lsn = '%s'`, head, head),
+		fmt.Sprintf(`DELETE FROM auditd.ledger_streams WHERE commit_lsn <= '%s'`, head),
+		fmt.Sprintf(`DELETE FROM auditd.ledger WHERE commit_lsn <= '%s'`, head),
+	} {
+		if _, err := b.db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proof, err := cps.Prove(ctx, "acct", 10, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(proof.Entries) != 10 || len(proof.Segments) != 1 || proof.Entries[0].Prev != first.HeadHash {
+		t.Fatalf("after the prune: %d entries, %d segments, first previous hash %x", len(proof.Entries), len(proof.Segments), proof.Entries[0].Prev)
+	}
+	var idx []int
+	var hs []Hash
+	for _, e := range proof.Entries {
+		if e.ChainHash(e.Prev) != e.Hash {
+			t.Fatalf("entry %X does not chain", e.CommitLSN)
+		}
+		idx, hs = append(idx, e.Index), append(hs, e.Hash)
+	}
+	seg := proof.Segments[0]
+	if root, err := MerkleRootFromProof(seg.Checkpoint.Entries, idx, hs, seg.Proof); err != nil || root != seg.Checkpoint.MerkleRoot {
+		t.Fatalf("root from the proof: %v", err)
+	}
+}
