@@ -41,6 +41,18 @@ func TestKeysCommandGeneratesOnceAndPrintsPEM(t *testing.T) {
 	if again, _, err := keys("--data-dir", dir); err != nil || again != first {
 		t.Fatalf("a second run printed another key: %q %v", again, err)
 	}
+	// A key others can read still works, with a warning.
+	data, err := os.ReadFile(filepath.Join(dir, "signing-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := filepath.Join(dir, "open.pem")
+	if err := os.WriteFile(open, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, info, err := keys("--signing-key", open); err != nil || out != first || !strings.Contains(info, "readable by other users") {
+		t.Fatalf("a 0644 key: %q %v", info, err)
+	}
 	// --signing-key names a key; it is never invented, and a bad one is a
 	// clear error.
 	bad := filepath.Join(dir, "bad.pem")
