@@ -245,6 +245,11 @@ func TestEvidenceBadWindowsAndRefusals(t *testing.T) {
 		t.Fatalf("whole stream: %+v %v", r, err)
 	}
 
+	// An empty window proves nothing, and says so validly.
+	code, body = getBody(t, st.http.URL+"/streams/acct/evidence?from=v:3&to=v:3")
+	if r, err := evidence.Verify([]byte(body), testSigningKey.Public().(ed25519.PublicKey), testFolder); code != http.StatusOK || err != nil || r.Events != 0 || len(r.Checkpoints) != 0 {
+		t.Fatalf("an empty window: %d %+v %v", code, r, err)
+	}
 	// An event the ledger has not got yet: 409, and nothing is signed.
 	if _, err := db.Pool.Exec(t.Context(), `ALTER TABLE auditd.ledger ADD CONSTRAINT evidence_test_refuses CHECK (false) NOT VALID`); err != nil {
 		t.Fatal(err)

@@ -50,8 +50,12 @@ func runVerifyEvidence(_ context.Context, args []string, stdout, stderr io.Write
 	for i, c := range r.Checkpoints {
 		ids[i] = fmt.Sprintf("#%d", c)
 	}
-	fmt.Fprintf(stdout, "valid: stream %s, v%d to v%d: %d events in %d ledger entries, proven against checkpoint %s; made %s for %s (%s), signed by %s (%s)\n",
-		r.StreamID, r.FromVersion, r.ToVersion, r.Events, r.Entries, strings.Join(ids, ", "), r.CreatedAt.Format(time.RFC3339),
+	proven := "proven against checkpoint " + strings.Join(ids, ", ")
+	if len(ids) == 0 {
+		proven = "an empty window, nothing to prove"
+	}
+	fmt.Fprintf(stdout, "valid: stream %s, v%d to v%d: %d events in %d ledger entries, %s; made %s for %s (%s), signed by %s (%s)\n",
+		r.StreamID, r.FromVersion, r.ToVersion, r.Events, r.Entries, proven, r.CreatedAt.Format(time.RFC3339),
 		r.Viewer.User, r.Viewer.Role, r.KeyID, source)
 	if r.StatesRefolded {
 		fmt.Fprintf(stdout, "states: the events folded onto the state at v%d give the state at v%d\n", r.FromVersion, r.ToVersion)
