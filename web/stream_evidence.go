@@ -48,7 +48,10 @@ func (s *Server) downloadEvidence(c echo.Context) error {
 	case err != nil:
 		return invalidPoint(err)
 	}
-	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindEvidence, StreamID: info.StreamID, Window: versionWindow(q.FromVersion, q.ToVersion), Filters: queryFilters(c)}); err != nil {
+	// The download is recorded before a byte of it is sent: a bundle whose
+	// entry is not durable is not answered.
+	if err := s.recordAccess(c, access.AccessEntry{Kind: access.KindEvidence, StreamID: info.StreamID,
+		Window: versionWindow(q.FromVersion, q.ToVersion), Filters: queryFilters(c)}); err != nil {
 		return err
 	}
 	name := strings.TrimSuffix(exportFilename(info.StreamID, "json"), "-audit.json") + fmt.Sprintf("-evidence-v%d-v%d.json", q.FromVersion, q.ToVersion)

@@ -22,6 +22,9 @@ import (
 	"github.com/auditd/auditd/internal/timetravel"
 )
 
+// testFolder folds as the test servers do: merge patches.
+var testFolder = timetravel.NewFolder(timetravel.DefaultConfig())
+
 // testSigningKey signs the test servers' checkpoints and bundles.
 var testSigningKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 
@@ -51,7 +54,7 @@ func evidenceStack(t *testing.T) (*pgtest.DB, *liveStack) {
 // problems listed.
 func mustProblem(t *testing.T, what string, data []byte, want string) {
 	t.Helper()
-	_, err := evidence.Verify(data, testSigningKey.Public().(ed25519.PublicKey))
+	_, err := evidence.Verify(data, testSigningKey.Public().(ed25519.PublicKey), testFolder)
 	var inv *evidence.InvalidError
 	if !errors.As(err, &inv) {
 		t.Errorf("%s: accepted (%v)", what, err)
@@ -115,11 +118,11 @@ func TestEvidenceRoundTripAndEveryTamperedVariant(t *testing.T) {
 		!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Fatalf("download headers: %q, %q", cd, resp.Header.Get("Content-Type"))
 	}
-	r, err := evidence.Verify(data, testSigningKey.Public().(ed25519.PublicKey))
+	r, err := evidence.Verify(data, testSigningKey.Public().(ed25519.PublicKey), testFolder)
 	if err != nil {
 		t.Fatalf("the bundle as served: %v", err)
 	}
-	if r.StreamID != "acct" || r.FromVersion != 2 || r.ToVersion != 7 || r.Events != 5 || r.Entries != 5 || len(r.Checkpoints) != 1 {
+	if r.StreamID != "acct" || r.FromVersion != 2 || r.ToVersion != 7 || r.Events != 5 || r.Entries != 5 || len(r.Checkpoints) != 1 || !r.StatesRefolded {
 		t.Fatalf("report %+v", r)
 	}
 	// The bundle's content: the stored values as text, the states at both
@@ -139,6 +142,16 @@ func TestEvidenceRoundTripAndEveryTamperedVariant(t *testing.T) {
 		doc.States.From.Version != 2 || doc.States.To.Version != 7 {
 		t.Fatalf("bundle content: %+v", doc)
 	}
+	// The download is in the access log, with the window.
+	var logged []loggedView
+	for _, v := range accessEntries(t, db) {
+		if v.Kind == "evidence" {
+			logged = append(logged, v)
+		}
+	}
+	if len(logged) != 1 || logged[0].Stream != "acct" || logged[0].Window != "v:2..v:7" || logged[0].Filters != `{"to": "v:7", "from": "v:2"}` {
+		t.Fatalf("access log: %+v", logged)
+	}
 	// The window ended after every checkpoint: one was signed for it.
 	cps, _, err := ledger.NewStore(db.Pool).Checkpoints(t.Context(), 5)
 	if err != nil || len(cps) != 1 || cps[0].Reason != ledger.ReasonEvidence {
@@ -151,6 +164,10 @@ func TestEvidenceRoundTripAndEveryTamperedVariant(t *testing.T) {
 	mustProblem(t, "one byte of a state", tamperLine(t, data, "states", func(l string) string {
 		return strings.Replace(l, `"amount":5`, `"amount":6`, 1)
 	}), "the states section was altered after signing")
+	mustProblem(t, "one byte of the end state", tamperLine(t, data, "states", func(l string) string {
+		i := strings.LastIndex(l, `"amount":5`)
+		return l[:i] + `"amount":6` + l[i+len(`"amount":5`):]
+	}), "the state at v7 does not match the events folded onto the state at v2")
 	mustProblem(t, "one byte of a proof hash", tamperLine(t, data, "checkpoints", func(l string) string {
 		return flipHex(l, `"proof":["`)
 	}), "do not lead to its signed Merkle root")
@@ -196,7 +213,7 @@ func TestEvidenceRoundTripAndEveryTamperedVariant(t *testing.T) {
 
 func TestEvidenceBadWindowsAndRefusals(t *testing.T) {
 	t.Parallel()
-	_, st := evidenceStack(t)
+	db, st := evidenceStack(t)
 	for _, c := range []struct {
 		query string
 		code  int
@@ -224,8 +241,34 @@ func TestEvidenceBadWindowsAndRefusals(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("whole stream: %d %s", code, body)
 	}
-	if r, err := evidence.Verify([]byte(body), testSigningKey.Public().(ed25519.PublicKey)); err != nil || r.FromVersion != 0 || r.ToVersion != 8 || r.Events != 8 {
+	if r, err := evidence.Verify([]byte(body), testSigningKey.Public().(ed25519.PublicKey), testFolder); err != nil || r.FromVersion != 0 || r.ToVersion != 8 || r.Events != 8 {
 		t.Fatalf("whole stream: %+v %v", r, err)
+	}
+
+	// An empty window proves nothing, and says so validly.
+	code, body = getBody(t, st.http.URL+"/streams/acct/evidence?from=v:3&to=v:3")
+	if r, err := evidence.Verify([]byte(body), testSigningKey.Public().(ed25519.PublicKey), testFolder); code != http.StatusOK || err != nil || r.Events != 0 || len(r.Checkpoints) != 0 {
+		t.Fatalf("an empty window: %d %+v %v", code, r, err)
+	}
+	// An event the ledger has not got yet: 409, and nothing is signed.
+	if _, err := db.Pool.Exec(t.Context(), `ALTER TABLE auditd.ledger ADD CONSTRAINT evidence_test_refuses CHECK (false) NOT VALID`); err != nil {
+		t.Fatal(err)
+	}
+	sqlInsert(t, db, "acct", 9)
+	_, before, err := ledger.NewStore(db.Pool).Checkpoints(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(st.http.URL + "/streams/acct/evidence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a pending event: %d, want 409 with Retry-After", resp.StatusCode)
+	}
+	if _, after, err := ledger.NewStore(db.Pool).Checkpoints(t.Context(), 1); err != nil || after != before {
+		t.Fatalf("checkpoints %d before, %d after a refused bundle (%v)", before, after, err)
 	}
 }
 
@@ -306,7 +349,7 @@ func TestEvidenceBundleSizeFor1000Events(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("evidence: %d %.300s", code, body)
 	}
-	r, err := evidence.Verify([]byte(body), testSigningKey.Public().(ed25519.PublicKey))
+	r, err := evidence.Verify([]byte(body), testSigningKey.Public().(ed25519.PublicKey), testFolder)
 	if err != nil || r.Events != 1000 {
 		t.Fatalf("verify: %+v %v", r, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/auditd/auditd/internal/browsertest"
 	"github.com/auditd/auditd/internal/eventstore"
+	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/projections"
 	"github.com/auditd/auditd/internal/timetravel"
@@ -58,6 +59,7 @@ func uxSetup(t *testing.T) *uxSite {
 		d.LiveHub, d.LiveAlerts, d.LiveHeartbeat = hub, alerts, time.Hour
 		d.ProjectionsPoll = time.Hour
 		d.Banners = NewBannerRefresher(nil, time.Hour, AlertBanners(alerts), ProjectionBanners(d.Projections))
+		d.Checkpoints = ledger.NewCheckpointer(ledger.CheckpointerConfig{Key: testSigningKey, Interval: -1}, ledger.NewStore(d.Pool))
 	})
 	ctx := t.Context()
 	opened := []eventstore.NewEvent{{EventType: "WalletOpened", Payload: json.RawMessage(`{"owner":"ann"}`),
@@ -83,6 +85,15 @@ func uxSetup(t *testing.T) *uxSite {
 		evs[len(evs)-1].Position+2)
 	if _, err := alerts.Record(ctx, &live.Alert{Kind: "update", CommitLSN: "0/16B3748", Xid: 777, Rows: 1,
 		Positions: []int64{evs[4].Position}, CommittedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	// A signed checkpoint for /about/keys to list.
+	entry := ledger.Entry{CommitLSN: 0x100, Xid: 1, CommittedAt: time.Now()}
+	entry.Hash = entry.ChainHash(ledger.Hash{})
+	if err := ledger.NewStore(b.db.Pool).Insert(ctx, []ledger.Entry{entry}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.server.deps.Checkpoints.Checkpoint(ctx, ledger.ReasonOnDemand); err != nil {
 		t.Fatal(err)
 	}
 	b.server.deps.Banners.Refresh(ctx)
@@ -120,6 +131,7 @@ func (s *uxSite) pages() []uxPage {
 		{"not found", "/streams/no-such-stream", []string{`[data-testid=error]`}},
 		{"bad request", "/events?from=yesterday", []string{`[data-testid=error]`}},
 		{"sign in", "/login", []string{`[data-testid=login]`}},
+		{"signing keys", "/about/keys", []string{`[data-testid=checkpoint]`}},
 		// After the pages above: it has their views to list.
 		{"access log", "/access-log", []string{`[data-testid=access-log] [data-testid=access-entry]`}},
 	}

@@ -153,6 +153,7 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 	case "serve", "demo":
 		fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 24*time.Hour, "how often the witness ledger's head is signed (negative: only on demand)")
 	case "verify-evidence":
+		fs.StringVar(&cfg.ConfigFile, "config", "", "the configuration file serve folds states with (its reducers): the states are folded again with them (empty: merge patches, auditd's default)")
 		fs.StringVar(&cfg.PublicKey, "public-key", "", "the public key (PEM, as auditd keys prints it) to check the bundle with (empty: the --signing-key, or the data directory's key)")
 	}
 	switch cmd {

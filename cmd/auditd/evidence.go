@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditd/auditd/internal/evidence"
+	"github.com/auditd/auditd/internal/timetravel"
 )
 
 // runVerifyEvidence checks an evidence bundle offline, with no database:
@@ -33,7 +34,15 @@ func runVerifyEvidence(_ context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("unable to read the bundle: %w", err)
 	}
-	r, err := evidence.Verify(data, pub)
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	reducers, err := loadReducers(cfg, logger)
+	if err != nil {
+		return err
+	}
+	r, err := evidence.Verify(data, pub, timetravel.NewFolder(reducers))
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
@@ -41,10 +50,18 @@ func runVerifyEvidence(_ context.Context, args []string, stdout, stderr io.Write
 	for i, c := range r.Checkpoints {
 		ids[i] = fmt.Sprintf("#%d", c)
 	}
-	fmt.Fprintf(stdout, "valid: stream %s, v%d to v%d: %d events in %d ledger entries, proven against checkpoint %s; made %s for %s (%s), signed by %s (%s)\n",
-		r.StreamID, r.FromVersion, r.ToVersion, r.Events, r.Entries, strings.Join(ids, ", "), r.CreatedAt.Format(time.RFC3339),
+	proven := "proven against checkpoint " + strings.Join(ids, ", ")
+	if len(ids) == 0 {
+		proven = "an empty window, nothing to prove"
+	}
+	fmt.Fprintf(stdout, "valid: stream %s, v%d to v%d: %d events in %d ledger entries, %s; made %s for %s (%s), signed by %s (%s)\n",
+		r.StreamID, r.FromVersion, r.ToVersion, r.Events, r.Entries, proven, r.CreatedAt.Format(time.RFC3339),
 		r.Viewer.User, r.Viewer.Role, r.KeyID, source)
-	fmt.Fprintln(stdout, "the states at both ends are covered by the bundle's signature; they are not folded again here")
+	if r.StatesRefolded {
+		fmt.Fprintf(stdout, "states: the events folded onto the state at v%d give the state at v%d\n", r.FromVersion, r.ToVersion)
+	} else {
+		fmt.Fprintf(stdout, "states: covered by the bundle's signature, not folded again: %s\n", r.StatesNote)
+	}
 	return nil
 }
 

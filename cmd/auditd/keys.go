@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -45,6 +46,10 @@ func loadSigningKey(cfg *config, logger *slog.Logger) (ed25519.PrivateKey, error
 	}
 	if created {
 		logger.Info("generated the evidence signing key", "file", path, "key_id", ledger.KeyID(key.Public().(ed25519.PublicKey)))
+	} else if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// Not an error: the key may be shared deliberately (a secret
+		// mount); but whoever reads it can sign evidence.
+		logger.Warn("the evidence signing key is readable by other users: chmod 600 it", "file", path, "mode", fi.Mode().Perm().String())
 	}
 	return key, nil
 }

@@ -47,7 +47,8 @@ var ErrPending = errors.New("evidence: the window's newest events are not in the
 // the latest).
 func (b *Builder) Build(ctx context.Context, w io.Writer, win Window, viewer Viewer, now time.Time) (Query, error) {
 	info := win.Info
-	q := Query{StreamID: info.StreamID, StreamType: info.StreamType, From: win.FromText, To: win.ToText, URL: win.URL}
+	q := Query{StreamID: info.StreamID, StreamType: info.StreamType, From: win.FromText, To: win.ToText, URL: win.URL,
+		Reducers: b.TimeTravel.Folder().Config().Fingerprint()}
 	var err error
 	if q.FromVersion, err = b.TimeTravel.VersionOf(ctx, info, win.From); err != nil {
 		return q, err
@@ -87,6 +88,13 @@ func (b *Builder) Build(ctx context.Context, w io.Writer, win Window, viewer Vie
 	if bundle.Verification, err = b.Ledger.VerifyStream(ctx, b.Store, info.StreamID); err != nil {
 		return q, err
 	}
+	// Refused before anything is signed: a window the ledger does not
+	// hold yet would otherwise leave a checkpoint per attempt.
+	for i := range bundle.Events {
+		if ev := &bundle.Events[i]; ev.Position > bundle.Verification.HighWater {
+			return q, fmt.Errorf("%w (v%s)", ErrPending, ev.Version)
+		}
+	}
 	proof, err := b.Checkpoints.Prove(ctx, info.StreamID, q.FromVersion, q.ToVersion)
 	if err != nil {
 		return q, err
@@ -103,13 +111,9 @@ func (b *Builder) Build(ctx context.Context, w io.Writer, win Window, viewer Vie
 	}
 	for i := range bundle.Events {
 		ev := &bundle.Events[i]
-		lsn, ok := lsnOf[ev.Position]
-		if !ok && ev.Position > bundle.Verification.HighWater {
-			return q, fmt.Errorf("%w (v%s)", ErrPending, ev.Version)
-		}
-		if ok {
-			// Unwitnessed events keep "": the bundle says so, and
-			// verify-evidence reports them.
+		// Unwitnessed events keep "": the bundle says so, and
+		// verify-evidence reports them.
+		if lsn, ok := lsnOf[ev.Position]; ok {
 			ev.CommitLSN = pglogrepl.LSN(lsn).String()
 		}
 	}

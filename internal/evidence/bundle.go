@@ -47,6 +47,9 @@ type Query struct {
 	FromVersion int    `json:"from_version"`
 	ToVersion   int    `json:"to_version"`
 	URL         string `json:"url"`
+	// Reducers is the fingerprint of the reducer configuration the states
+	// were folded with: verify-evidence folds them again with the same.
+	Reducers string `json:"reducers"`
 }
 
 // Viewer is who downloaded the bundle.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/auditd/auditd/internal/eventstore"
 	"github.com/auditd/auditd/internal/ledger"
+	"github.com/auditd/auditd/internal/timetravel"
 )
 
 // Report is what a valid bundle proves.
@@ -30,6 +31,11 @@ type Report struct {
 	KeyID       string
 	CreatedAt   time.Time
 	Viewer      Viewer
+	// StatesRefolded: the end state matched the events folded onto the
+	// start state; else StatesNote says why they were not folded (the
+	// signature still covers them).
+	StatesRefolded bool
+	StatesNote     string
 }
 
 // InvalidError lists everything wrong with a bundle, most specific first
@@ -46,11 +52,12 @@ func (e *InvalidError) Error() string {
 // signature, each section against the manifest, each checkpoint's
 // signature, each ledger entry's chain hash and the entries against the
 // checkpoints' Merkle roots, and each event's hash against the entry that
-// witnessed it, with no version of the window missing. The states are
-// not folded again (that needs the reducers and, for snapshots, the
-// database): the signature covers them. A bundle with any problem is an
+// witnessed it, with no version of the window missing. With a folder of
+// the reducers the bundle names, the events are folded onto the start
+// state and must give the end state; otherwise the signature alone covers
+// the states (Report.StatesNote says why). A bundle with any problem is an
 // *InvalidError listing them all.
-func Verify(data []byte, pub ed25519.PublicKey) (Report, error) {
+func Verify(data []byte, pub ed25519.PublicKey, folder *timetravel.Folder) (Report, error) {
 	var r Report
 	raw, err := splitTopLevel(data)
 	if err != nil {
@@ -81,6 +88,11 @@ func Verify(data []byte, pub ed25519.PublicKey) (Report, error) {
 	}
 	if decoded {
 		v.content(&b)
+		mismatch, skipped := refold(&b, folder)
+		if mismatch != "" {
+			v.problem("%s", mismatch)
+		}
+		r.StatesRefolded, r.StatesNote = mismatch == "" && skipped == "", skipped
 	}
 	// Then what the signature covers: the sections against the manifest,
 	// and the manifest's signature. The content's problems come first:

@@ -9,9 +9,13 @@ import (
 	"time"
 
 	"github.com/auditd/auditd/internal/ledger"
+	"github.com/auditd/auditd/internal/timetravel"
 )
 
 var testKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, ed25519.SeedSize))
+
+// testFolder folds with merge patches, auditd's default.
+var testFolder = timetravel.NewFolder(timetravel.DefaultConfig())
 
 // builtBundle is a bundle made without a database: three transactions of
 // stream s (one with another stream's event too), one checkpoint.
@@ -34,9 +38,9 @@ func builtBundle(t testing.TB) []byte {
 	}
 	var prev ledger.Hash
 	var leaves []ledger.Hash
-	b := Bundle{Query: Query{StreamID: "s", From: "v:0", To: "latest", FromVersion: 0, ToVersion: 3},
+	b := Bundle{Query: Query{StreamID: "s", From: "v:0", To: "latest", FromVersion: 0, ToVersion: 3, Reducers: testFolder.Config().Fingerprint()},
 		Viewer: Viewer{User: "ann", Role: "compliance", Method: "session"}, Events: events,
-		States: States{From: State{Data: map[string]any{}}, To: State{Version: 3, Data: map[string]any{"a": 3}}}}
+		States: States{From: State{Data: map[string]any{}}, To: State{Version: 3, Data: map[string]any{"a": 3, "b": "<x>"}}}}
 	proven := make([]ledger.ProvenEntry, len(entries))
 	for i := range entries {
 		e := &entries[i]
@@ -84,8 +88,8 @@ func TestVerifyABundleAndItsAlterations(t *testing.T) {
 	t.Parallel()
 	data := builtBundle(t)
 	pub := testKey.Public().(ed25519.PublicKey)
-	r, err := Verify(data, pub)
-	if err != nil || r.StreamID != "s" || r.Events != 3 || r.Entries != 3 || r.Viewer.User != "ann" {
+	r, err := Verify(data, pub, testFolder)
+	if err != nil || r.StreamID != "s" || r.Events != 3 || r.Entries != 3 || r.Viewer.User != "ann" || !r.StatesRefolded {
 		t.Fatalf("a built bundle: %+v %v", r, err)
 	}
 	// Every byte of the file matters: changing any one is refused or
@@ -94,7 +98,7 @@ func TestVerifyABundleAndItsAlterations(t *testing.T) {
 	for i := range data {
 		altered := bytes.Clone(data)
 		altered[i] ^= 0x01
-		if _, err := Verify(altered, pub); err != nil {
+		if _, err := Verify(altered, pub, testFolder); err != nil {
 			refused++
 			var inv *InvalidError
 			if !errors.As(err, &inv) || len(inv.Problems) == 0 {
@@ -107,12 +111,12 @@ func TestVerifyABundleAndItsAlterations(t *testing.T) {
 	if refused < len(data)*9/10 {
 		t.Fatalf("only %d of %d single-byte changes refused", refused, len(data))
 	}
-	_, err = Verify(data, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{4}, 32)).Public().(ed25519.PublicKey))
+	_, err = Verify(data, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{4}, 32)).Public().(ed25519.PublicKey), testFolder)
 	if err == nil || !strings.Contains(err.Error(), "signed by another key") {
 		t.Fatalf("another key: %v", err)
 	}
 	dup := bytes.Replace(data, []byte("\n}\n"), []byte(",\n\"viewer\": {}\n}\n"), 1)
-	if _, err := Verify(dup, pub); err == nil || !strings.Contains(err.Error(), `the field "viewer" twice`) {
+	if _, err := Verify(dup, pub, testFolder); err == nil || !strings.Contains(err.Error(), `the field "viewer" twice`) {
 		t.Fatalf("a duplicated field: %v", err)
 	}
 }
@@ -127,7 +131,7 @@ func FuzzVerify(f *testing.F) {
 	pub := testKey.Public().(ed25519.PublicKey)
 	canon := strings.Join(strings.Fields(string(data)), "")
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if _, err := Verify(in, pub); err == nil && strings.Join(strings.Fields(string(in)), "") != canon {
+		if _, err := Verify(in, pub, testFolder); err == nil && strings.Join(strings.Fields(string(in)), "") != canon {
 			t.Fatalf("a different file verified: %q", in)
 		}
 	})

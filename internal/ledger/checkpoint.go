@@ -332,14 +332,22 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, reason string) (Checkpoin
 	return *cp, nil
 }
 
-// checkpoint signs the segment since the latest checkpoint in one
-// repeatable-read transaction, so the hashes read and the head agree; with
+// checkpoint signs the segment since the latest checkpoint; with
 // skipUnchanged, a segment without entries is not signed (nil, nil).
+// Replicas sharing a store sign in turn: a transaction-scoped advisory
+// lock, taken before the latest checkpoint is read, orders them, so each
+// continues the previous one instead of colliding on its seq.
 func (c *Checkpointer) checkpoint(ctx context.Context, reason string, skipUnchanged bool) (*Checkpoint, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out *Checkpoint
-	err := pgx.BeginTxFunc(ctx, c.store.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, c.store.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		// Read committed: the statements after the lock see what the
+		// previous holder committed. The ledger is append-only, so the
+		// hashes read after the latest checkpoint start where it ended.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('auditd.ledger_checkpoints'))`); err != nil {
+			return fmt.Errorf("ledger: unable to take the checkpoint lock: %w", err)
+		}
 		last, err := latestCheckpoint(ctx, tx)
 		if err != nil {
 			return err

@@ -47,28 +47,29 @@ var ErrCheckpointMismatch = errors.New("ledger: the ledger no longer matches a s
 // Merkle root recomputed, so a ledger changed after signing is refused
 // (ErrCheckpointMismatch) rather than proven.
 //
-// The ledger has no index by stream: this reads every entry once, and the
-// segments the entries fall in once more.
+// The entries come through the stream index (StreamEntries); each one's
+// previous hash is the entry before it or, after a pruned range, that
+// range's anchor.
 func (c *Checkpointer) Prove(ctx context.Context, streamID string, fromVersion, toVersion int) (StreamProof, error) {
 	var out StreamProof
-	var prev Hash
-	var after uint64
-	for {
-		entries, err := c.store.Entries(ctx, after, 1000)
-		if err != nil {
-			return out, err
+	if toVersion <= fromVersion {
+		return out, nil
+	}
+	entries, err := c.store.StreamEntries(ctx, streamID, fromVersion+1, toVersion)
+	if err != nil {
+		return out, err
+	}
+	var lsns []string
+	for _, e := range entries {
+		if slices.ContainsFunc(e.Events, func(ev Event) bool {
+			return ev.StreamID == streamID && ev.Version > fromVersion && ev.Version <= toVersion
+		}) {
+			out.Entries = append(out.Entries, ProvenEntry{Entry: e})
+			lsns = append(lsns, pglogrepl.LSN(e.CommitLSN).String())
 		}
-		for _, e := range entries {
-			if slices.ContainsFunc(e.Events, func(ev Event) bool {
-				return ev.StreamID == streamID && ev.Version > fromVersion && ev.Version <= toVersion
-			}) {
-				out.Entries = append(out.Entries, ProvenEntry{Entry: e, Prev: prev})
-			}
-			prev, after = e.Hash, e.CommitLSN
-		}
-		if len(entries) < 1000 {
-			break
-		}
+	}
+	if err := c.prevHashes(ctx, lsns, out.Entries); err != nil {
+		return out, err
 	}
 	if len(out.Entries) == 0 {
 		return out, nil
@@ -112,6 +113,48 @@ func (c *Checkpointer) Prove(ctx context.Context, streamID string, fromVersion, 
 		return out, fmt.Errorf("ledger: entry %s is after every checkpoint", pglogrepl.LSN(out.Entries[i].CommitLSN))
 	}
 	return out, nil
+}
+
+// prevHashes sets each entry's previous hash: the newest entry or pruned
+// range's anchor before it, in one statement of index lookups.
+func (c *Checkpointer) prevHashes(ctx context.Context, lsns []string, entries []ProvenEntry) error {
+	if len(lsns) == 0 {
+		return nil
+	}
+	rows, err := c.store.pool.Query(ctx, `SELECT (SELECT p.hash FROM (
+			(SELECT l.commit_lsn AS lsn, l.hash FROM auditd.ledger l WHERE l.commit_lsn < u.lsn::pg_lsn ORDER BY l.commit_lsn DESC LIMIT 1)
+			UNION ALL
+			(SELECT a.upto_lsn, a.hash FROM auditd.ledger_anchors a WHERE a.upto_lsn < u.lsn::pg_lsn ORDER BY a.upto_lsn DESC LIMIT 1)
+		) p ORDER BY p.lsn DESC LIMIT 1)
+		FROM unnest($1::text[]) WITH ORDINALITY AS u(lsn, i) ORDER BY u.i`, lsns)
+	if err != nil {
+		return fmt.Errorf("ledger: unable to read the previous hashes: %w", err)
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return fmt.Errorf("ledger: unable to scan a previous hash: %w", err)
+		}
+		switch {
+		case i >= len(entries):
+			return fmt.Errorf("ledger: more previous hashes than entries")
+		case h == nil: // the ledger's first entry
+		case len(h) != HashSize:
+			return fmt.Errorf("ledger: the entry before %s has a %d-byte hash", lsns[i], len(h))
+		default:
+			entries[i].Prev = Hash(h)
+		}
+		i++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("ledger: unable to read the previous hashes: %w", err)
+	}
+	if i != len(entries) {
+		return fmt.Errorf("ledger: %d previous hashes for %d entries", i, len(entries))
+	}
+	return nil
 }
 
 // checkpointsFrom returns, oldest first, the checkpoints whose segments

@@ -242,3 +242,85 @@ func TestCheckpointerSignsAtItsInterval(t *testing.T) {
 	cps.Stop()
 	cps.Stop() // idempotent
 }
+
+// TestReplicasCheckpointInTurn: two checkpointers on one store (replicas
+// sharing a key) signing at once continue each other's segments.
+func TestReplicasCheckpointInTurn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	key := newKey(t)
+	a, c := NewCheckpointer(CheckpointerConfig{Key: key, Interval: -1}, b.store), NewCheckpointer(CheckpointerConfig{Key: key, Interval: -1}, b.store)
+	submitEntries(t, b, 0x1000, 5, "acct")
+	errs := make(chan error, 20)
+	for i := range 20 {
+		cp := a
+		if i%2 == 1 {
+			cp = c
+		}
+		go func() {
+			_, err := cp.Checkpoint(t.Context(), ReasonOnDemand)
+			errs <- err
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, total, err := b.store.Checkpoints(t.Context(), 100)
+	if err != nil || total != 20 {
+		t.Fatalf("%d checkpoints, %v", total, err)
+	}
+	for i, cp := range list {
+		want := list[len(list)-1].HeadLSN
+		if cp.Seq != int64(20-i) || cp.HeadLSN != want || (cp.Seq > 1 && cp.Entries != 0) {
+			t.Fatalf("checkpoint %+v", cp)
+		}
+	}
+}
+
+// TestProveAfterAPrunedRange: once retention removed the first segment
+// (an anchor keeps its last hash), the entries after it still prove: the
+// first one's previous hash is the anchor's.
+func TestProveAfterAPrunedRange(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	cps := NewCheckpointer(CheckpointerConfig{Key: newKey(t), Interval: -1}, b.store)
+	lsn := submitEntries(t, b, 0x1000, 10, "acct")
+	first, err := cps.Checkpoint(ctx, ReasonOnDemand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	submitEntries(t, b, lsn, 10, "acct")
+	head := pglogrepl.LSN(first.HeadLSN).String()
+	for _, sql := range []string{
+		fmt.Sprintf(`INSERT INTO auditd.ledger_anchors (upto_lsn, from_lsn, hash, entries, events, max_position)
+			SELECT '%s', '0/1000', hash, 10, 10, 0 FROM auditd.ledger WHERE commit_lsn = '%s'`, head, head),
+		fmt.Sprintf(`DELETE FROM auditd.ledger_streams WHERE commit_lsn <= '%s'`, head),
+		fmt.Sprintf(`DELETE FROM auditd.ledger WHERE commit_lsn <= '%s'`, head),
+	} {
+		if _, err := b.db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proof, err := cps.Prove(ctx, "acct", 10, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(proof.Entries) != 10 || len(proof.Segments) != 1 || proof.Entries[0].Prev != first.HeadHash {
+		t.Fatalf("after the prune: %d entries, %d segments, first previous hash %x", len(proof.Entries), len(proof.Segments), proof.Entries[0].Prev)
+	}
+	var idx []int
+	var hs []Hash
+	for _, e := range proof.Entries {
+		if e.ChainHash(e.Prev) != e.Hash {
+			t.Fatalf("entry %X does not chain", e.CommitLSN)
+		}
+		idx, hs = append(idx, e.Index), append(hs, e.Hash)
+	}
+	seg := proof.Segments[0]
+	if root, err := MerkleRootFromProof(seg.Checkpoint.Entries, idx, hs, seg.Proof); err != nil || root != seg.Checkpoint.MerkleRoot {
+		t.Fatalf("root from the proof: %v", err)
+	}
+}
