@@ -141,6 +141,9 @@ func (r fieldHistoryResult) toView(chrome views.Chrome) templ.Component {
 		}
 		if p.Position > 0 {
 			row.EventURL = "/events/" + strconv.FormatInt(p.Position, 10)
+		} else {
+			// A table without positions: the timeline at the version.
+			row.EventURL = vm.StreamURL + "?version=" + strconv.Itoa(p.Version)
 		}
 		vm.Points = append(vm.Points, row)
 	}
