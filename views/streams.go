@@ -47,6 +47,9 @@ type TimelineVM struct {
 	// Time travel: the slider's initial version and the state panel's URL
 	// base (/streams/{id}/state).
 	SliderVersion int
+	// SliderAt is the moment of the slider's state, for the "at time" box
+	// (datetime-local, UTC): the time jumped to, or the event's.
+	SliderAt string
 	StateURL      string
 	ExportCSV     string
 	ExportJSON    string
