@@ -49,13 +49,13 @@ type TimelineVM struct {
 	SliderVersion int
 	// SliderAt is the moment of the slider's state, for the "at time" box
 	// (datetime-local, UTC): the time jumped to, or the event's.
-	SliderAt string
-	StateURL      string
-	ExportCSV     string
-	ExportJSON    string
-	DiffURL       string
-	VerifyURL     string // the ledger verification; "" without a ledger
-	EvidenceURL   string // the signed evidence bundle; "" without a ledger
+	SliderAt    string
+	StateURL    string
+	ExportCSV   string
+	ExportJSON  string
+	DiffURL     string
+	VerifyURL   string // the ledger verification; "" without a ledger
+	EvidenceURL string // the signed evidence bundle; "" without a ledger
 	// Highlight is the version the reader jumped to.
 	Highlight int
 }
