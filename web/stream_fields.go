@@ -154,7 +154,7 @@ func (r fieldHistoryResult) toView(chrome views.Chrome) templ.Component {
 // The step chart's drawing area, in SVG user units (the SVG scales to the
 // page's width).
 const (
-	chartWidth   = 720
+	chartWidth   = 960
 	chartHeight  = 240
 	chartLeft    = 72 // room for the value labels
 	chartRight   = 16
