@@ -43,7 +43,8 @@ FUZZ_TARGETS := \
 	./web:FuzzCSVCell \
 	./web:FuzzPagePreview \
 	./web:FuzzValidQuery \
-	./internal/evidence:FuzzVerify
+	./internal/evidence:FuzzVerify \
+	./web:FuzzKeyFields
 FUZZTIME ?= 3s
 # -parallel 1: one fuzz worker, the machine is shared.
 FUZZFLAGS ?= -parallel 1

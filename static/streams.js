@@ -55,14 +55,22 @@
     var timeInput = box.querySelector("[data-testid=time-input]");
     var timer = null;
 
+    var byTime = false;
     function load(query) {
       window.htmx.ajax("GET", base + "?" + query, { target: "#state-panel", swap: "innerHTML" });
+      // The position goes into the address, so the link shares it: the
+      // timeline reopens around that event with the slider there; at the
+      // head the address is the stream's own.
+      if (window.history && history.replaceState) {
+        var latest = slider && query === "version=" + slider.max;
+        history.replaceState(history.state, "", location.pathname + (latest ? "" : "?" + query));
+      }
     }
     if (slider) {
       slider.addEventListener("input", function () {
         if (output) { output.textContent = slider.value; }
         clearTimeout(timer);
-        timer = setTimeout(function () { load("version=" + encodeURIComponent(slider.value)); }, 120);
+        timer = setTimeout(function () { byTime = false; load("version=" + encodeURIComponent(slider.value)); }, 120);
       });
     }
     if (timeInput) {
@@ -71,16 +79,23 @@
         var d = new Date(timeInput.value); // datetime-local: the viewer's zone
         if (isNaN(d)) { return; }
         clearTimeout(timer);
+        byTime = true;
         load("at=" + encodeURIComponent(d.toISOString()));
       });
     }
-    // A state loaded by time names its version: move the slider there.
+    // A state loaded by time names its version: move the slider there; one
+    // loaded by version names its moment: show it in the time box.
     document.addEventListener("htmx:afterSwap", function (e) {
       if (!e.target || e.target.id !== "state-panel" || !slider) { return; }
       var v = e.target.querySelector("[data-state-version]");
       if (v) {
         slider.value = v.getAttribute("data-state-version");
         if (output) { output.textContent = slider.value; }
+        var at = v.getAttribute("data-state-at");
+        if (timeInput && !byTime && at) {
+          var d = new Date(at);
+          if (!isNaN(d)) { timeInput.value = localValue(d, true); }
+        }
       }
     });
   }

@@ -47,12 +47,15 @@ type TimelineVM struct {
 	// Time travel: the slider's initial version and the state panel's URL
 	// base (/streams/{id}/state).
 	SliderVersion int
-	StateURL      string
-	ExportCSV     string
-	ExportJSON    string
-	DiffURL       string
-	VerifyURL     string // the ledger verification; "" without a ledger
-	EvidenceURL   string // the signed evidence bundle; "" without a ledger
+	// SliderAt is the moment of the slider's state, for the "at time" box
+	// (datetime-local, UTC): the time jumped to, or the event's.
+	SliderAt    string
+	StateURL    string
+	ExportCSV   string
+	ExportJSON  string
+	DiffURL     string
+	VerifyURL   string // the ledger verification; "" without a ledger
+	EvidenceURL string // the signed evidence bundle; "" without a ledger
 	// Highlight is the version the reader jumped to.
 	Highlight int
 	// Viewers are the other users who viewed the stream, for compliance

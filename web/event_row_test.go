@@ -92,3 +92,32 @@ func TestKeyFieldsDefaults(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKeyFields: whatever the payload, key fields never panic, are at most
+// defaultKeyFields (or the configured ones), and each is short.
+func FuzzKeyFields(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":{"b":[1,{"c":2}]},"d":"x"}`, `{"a":`, `[`, `{"a":[[[[`, `null`, `{"a":"\u00e9"}`, "\xff"} {
+		f.Add([]byte(s))
+	}
+	display := func(et string) ([]string, bool) {
+		if et == "C" {
+			return []string{"/a", "/a/b/0", "/d"}, true
+		}
+		return nil, false
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		for _, et := range []string{"T", "C"} {
+			b := newPageBudget(maxPreview)
+			b.display = display
+			got := keyFields(et, payload, b)
+			if len(got) > 3 {
+				t.Fatalf("%s: %d key fields", et, len(got))
+			}
+			for _, k := range got {
+				if len([]rune(k.Value)) > maxKeyFieldText+1 {
+					t.Fatalf("%s: value of %d runes", et, len([]rune(k.Value)))
+				}
+			}
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/a-h/templ"
@@ -67,6 +66,7 @@ type diffEventJSON struct {
 	RecordedAt time.Time `json:"recorded_at"`
 	Actor      string    `json:"actor"`
 	Source     string    `json:"source"`
+	ref        string    // its /events/{ref} address (an event id without positions)
 }
 
 // cancelledJSON is a field whose changes in between cancelled out: the
@@ -191,7 +191,7 @@ func (s *Server) walkBetween(ctx context.Context, r *diffResult) error {
 			// The actor may be personal data: masked as on the timeline.
 			m := s.maskedEvent(ev).Meta()
 			r.events = append(r.events, diffEventJSON{Version: ev.Version, Position: ev.Position, EventType: ev.EventType,
-				RecordedAt: ev.RecordedAt, Actor: m.Actor, Source: m.Source})
+				RecordedAt: ev.RecordedAt, Actor: m.Actor, Source: m.Source, ref: ev.Ref()})
 		}
 		// Masked fields' runs must not spell out their values either.
 		for _, ch := range s.maskChanges(r.info.StreamType, changes) {
@@ -315,7 +315,7 @@ func (r diffResult) toView(chrome views.Chrome) templ.Component {
 		actor, _ := metaText(ev.Actor)
 		source, _ := metaText(ev.Source)
 		vm.Events = append(vm.Events, views.DiffEvent{Version: ev.Version, EventType: eventType, Actor: actor, Source: source,
-			At: ev.RecordedAt, URL: "/events/" + strconv.FormatInt(ev.Position, 10)})
+			At: ev.RecordedAt, URL: "/events/" + ev.ref})
 	}
 	for _, c := range r.cancelled {
 		steps := make([]string, 0, len(c.Values)+1)

@@ -237,7 +237,7 @@ func TestDiffListsEventsInBetweenAndCancelledChanges(t *testing.T) {
 		t.Errorf("empty diff says %q", doc.Find(`[data-testid=diff-empty]`).Text())
 	}
 	line := strings.Join(strings.Fields(doc.Find(`[data-testid=cancelled-row][data-path="/balance"]`).Text()), " ")
-	if line != "/balance went 30 → -470 → 30 : net no change" {
+	if line != "/balance went 30 → -470 → 30: net no change" {
 		t.Errorf("cancelled line = %q", line)
 	}
 	rows := doc.Find(`[data-testid=diff-events] [data-testid=diff-event]`)

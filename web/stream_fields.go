@@ -145,6 +145,9 @@ func (r fieldHistoryResult) toView(chrome views.Chrome) templ.Component {
 		}
 		if p.Position > 0 {
 			row.EventURL = "/events/" + strconv.FormatInt(p.Position, 10)
+		} else {
+			// A table without positions: the timeline at the version.
+			row.EventURL = vm.StreamURL + "?version=" + strconv.Itoa(p.Version)
 		}
 		vm.Points = append(vm.Points, row)
 	}
@@ -155,7 +158,7 @@ func (r fieldHistoryResult) toView(chrome views.Chrome) templ.Component {
 // The step chart's drawing area, in SVG user units (the SVG scales to the
 // page's width).
 const (
-	chartWidth   = 720
+	chartWidth   = 960
 	chartHeight  = 240
 	chartLeft    = 72 // room for the value labels
 	chartRight   = 16

@@ -84,7 +84,7 @@ func (s *Server) showTimeline(c echo.Context) error {
 		if version > info.Version {
 			return badRequest("version", "%d is past the stream's last version %d", version, info.Version)
 		}
-		q.After, r.highlight = version-1, version
+		q.After, r.highlight = jumpStart(version, limit), version
 	case hasAt:
 		// One backward probe of the (stream_id, recorded_at) index.
 		v, err := s.deps.Store.VersionAt(ctx, id, at)
@@ -95,7 +95,7 @@ func (s *Server) showTimeline(c echo.Context) error {
 			r.notice = fmt.Sprintf("No event was recorded at or before %s: the stream starts at %s. Showing its first events.",
 				at.Format(time.RFC3339), info.FirstAt.UTC().Format(time.RFC3339))
 		} else {
-			q.After, r.highlight = v-1, v
+			q.After, r.highlight = jumpStart(v, limit), v
 		}
 	case before > 0:
 		q.Backward, q.Before = true, before
@@ -134,6 +134,16 @@ func (s *Server) showTimeline(c echo.Context) error {
 		return err
 	}
 	return s.renderResult(c, http.StatusOK, info.StreamID, "streams", r)
+}
+
+// jumpContext is how many events before a jump's target its page shows,
+// so that what led up to the event is on the page, above it (the older
+// pager reaches the rest).
+const jumpContext = 5
+
+// jumpStart is the version a jump to version v reads after.
+func jumpStart(v, limit int) int {
+	return max(0, v-1-min(jumpContext, limit/2))
 }
 
 // timelineResult is what the timeline computed: a page of the stream's
@@ -220,6 +230,17 @@ func (r timelineResult) toView(chrome views.Chrome) templ.Component {
 		vm.SliderVersion = vm.Highlight
 	} else if last > 0 {
 		vm.SliderVersion = last
+	}
+	// The "at time" box shows the moment chosen: the time jumped to, else
+	// the recorded time of the slider's event.
+	if r.hasAt {
+		vm.SliderAt = formDateTime(r.at)
+	} else {
+		for _, st := range r.steps {
+			if st.event.Version == vm.SliderVersion {
+				vm.SliderAt = formDateTime(st.event.RecordedAt)
+			}
+		}
 	}
 	return views.TimelinePage(chrome, vm)
 }

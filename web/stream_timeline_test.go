@@ -135,9 +135,17 @@ func TestTimelineJumpsToVersionAndTime(t *testing.T) {
 	b := setup(t)
 	seedCounter(b, "counter-1", 120, tlT0)
 
+	// A jump keeps the events that led up to it on the page, above it.
 	doc := b.page("/streams/counter-1?version=77", http.StatusOK)
-	if v := versions(doc); v[0] != 77 {
+	if v := versions(doc); v[0] != 77-jumpContext {
 		t.Errorf("jump to version: %v…", v[:3])
+	}
+	if doc.Find(`[data-testid=jump-target]`).PrevAll().Length() != jumpContext {
+		t.Errorf("%d events above the jump's target", doc.Find(`[data-testid=jump-target]`).PrevAll().Length())
+	}
+	// The "at time" box shows the moment of the state chosen.
+	if got := doc.Find(`[data-testid=time-input]`).AttrOr("value", ""); got != tlT0.Add(77*time.Hour).UTC().Format("2006-01-02T15:04:05") {
+		t.Errorf("time box = %q", got)
 	}
 	if got := doc.Find(`[data-testid=jump-target] [data-testid=event-row]`).AttrOr("data-version", ""); got != "77" {
 		t.Errorf("highlighted %q", got)
@@ -150,7 +158,7 @@ func TestTimelineJumpsToVersionAndTime(t *testing.T) {
 	for _, q := range []string{"at=" + at.Format(time.RFC3339), "at=" + at.Format("2006-01-02T15:04"),
 		"at=" + at.Add(2*time.Hour).Format("2006-01-02T15:04") + "&tz=%2B02:00"} {
 		doc = b.page("/streams/counter-1?"+q, http.StatusOK)
-		if v := versions(doc); len(v) == 0 || v[0] != 30 {
+		if v := versions(doc); len(v) == 0 || v[0] != 30-jumpContext || doc.Find(`[data-testid=jump-target] [data-testid=event-row]`).AttrOr("data-version", "") != "30" {
 			t.Errorf("%s: page starts at %v", q, v)
 		}
 	}

@@ -54,7 +54,10 @@ func TestDemoScreenshotsInChromium(t *testing.T) {
 		{"overview", "", `[data-testid=newest-events]`, 1280, 860},
 		{"timeline", wallet, `#state-panel [data-testid=state-view]`, 1280, 860},
 		{"events", "events", `[data-testid=event-row]`, 1280, 860},
-		{"diff", wallet + "/diff?from=v:1&to=v:11", `[data-testid=diff-new]`, 1280, 860},
+		// Before the fee and after the refund: no net difference, and the
+		// diff says the balance went 340 → −160 → 340.
+		{"diff", wallet + "/diff?from=v:7&to=v:11", `[data-testid=cancelled-row]`, 1280, 860},
+		{"field-history", wallet + "/fields?path=/balance", `[data-testid=field-chart] svg`, 1280, 860},
 		{"projections", "projections", `[data-testid=projection-panel]`, 1280, 860},
 		{"live", "live", `#live-status[data-state=open]`, 1280, 860},
 		{"timeline-390", wallet, `[data-testid=event-row]`, 390, 844},
