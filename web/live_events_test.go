@@ -340,6 +340,18 @@ func TestLiveEventsResumeAndResync(t *testing.T) {
 	if _, ok := <-unknown.msgs; ok {
 		t.Fatal("stream not closed after resync")
 	}
+	// A cursor older than the retention (its entry pruned): resync too.
+	pgtest.WaitFor(t, "the ledger to hold every event", 20*time.Second, func(ctx context.Context) (bool, error) {
+		n, err := ledger.NewStore(db.Pool).VerifyChain(ctx)
+		return n == 6, err
+	})
+	if an, err := ledger.NewStore(db.Pool).Prune(t.Context(), time.Now().Add(time.Hour)); err != nil || an == nil || an.Entries != 5 {
+		t.Fatalf("Prune = %+v, %v", an, err)
+	}
+	pruned := openSSE(t, st.http.URL+"/live/events", ids[0])
+	if m := pruned.next(t); m.Event != "resync" {
+		t.Fatalf("cursor older than the retention got %+v, want resync", m)
+	}
 }
 
 // TestLiveEventsAuditdRestartMidStream stops auditd's live path while a

@@ -199,12 +199,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		deps.LiveAlerts = alerts
 		banners = append(banners, web.AlertBanners(alerts))
 		// The whole store verified against the ledger at an interval and
-		// from /verify; a break is a tamper alert.
+		// from /verify, after pruning past the retention; a break is a
+		// tamper alert.
 		every := cfg.LedgerVerifyEvery
 		if every == 0 {
 			every = -1
 		}
-		audit := ledger.NewAuditor(ledger.NewStore(db.Pool), store, ledger.AuditConfig{Every: every, Logger: logger, OnBroken: alerts.RecordVerification})
+		audit := ledger.NewAuditor(ledger.NewStore(db.Pool), store, ledger.AuditConfig{Every: every, Retention: cfg.LedgerRetention, Logger: logger, OnBroken: alerts.RecordVerification})
 		if err := audit.Start(ctx); err != nil {
 			return err
 		}

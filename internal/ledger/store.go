@@ -222,29 +222,24 @@ func collectEntries(rows pgx.Rows) ([]Entry, error) {
 // follow from the previous one.
 var ErrBrokenChain = errors.New("ledger: broken hash chain")
 
-// VerifyChain recomputes every entry's hash from the first and returns how
-// many entries it checked.
+// VerifyChain recomputes every entry's hash from the last pruned range's
+// anchor (the first entry's zero hash when nothing was pruned) and returns
+// how many entries it checked.
 func (s *Store) VerifyChain(ctx context.Context) (int, error) {
-	var prev Hash
-	var after uint64
-	n := 0
-	for {
-		entries, err := s.Entries(ctx, after, 1000)
-		if err != nil {
-			return n, err
-		}
-		if len(entries) == 0 {
-			return n, nil
-		}
-		for i := range entries {
-			e := &entries[i]
-			if e.ChainHash(prev) != e.Hash {
-				return n, fmt.Errorf("%w at entry %s", ErrBrokenChain, pglogrepl.LSN(e.CommitLSN))
-			}
-			prev, after = e.Hash, e.CommitLSN
-			n++
-		}
+	after, prev, err := s.lastAnchor(ctx)
+	if err != nil {
+		return 0, err
 	}
+	n := 0
+	err = s.walk(ctx, after, func(e *Entry) error {
+		if e.ChainHash(prev) != e.Hash {
+			return fmt.Errorf("%w at entry %s", ErrBrokenChain, pglogrepl.LSN(e.CommitLSN))
+		}
+		prev = e.Hash
+		n++
+		return nil
+	})
+	return n, err
 }
 
 // LastPosition returns the highest event position of the last back-filled
