@@ -30,6 +30,7 @@ type liveStack struct {
 	banners  *BannerRefresher
 	hub      *live.Hub
 	consumer *live.Consumer
+	witness  *ledger.Writer
 	server   *Server
 	http     *httptest.Server
 }
@@ -54,7 +55,7 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	banners := NewBannerRefresher(nil, time.Hour, AlertBanners(alerts))
+	banners := NewBannerRefresher(nil, time.Hour, AlertBanners(alerts), LedgerBanners(witness))
 	if err := banners.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 		witness.Stop()
 	}
 	t.Cleanup(stop)
-	return &liveStack{banners: banners, hub: hub, consumer: c, server: srv, http: hs}, stop
+	return &liveStack{banners: banners, hub: hub, consumer: c, witness: witness, server: srv, http: hs}, stop
 }
 
 // newLiveSlot names a slot and drops it when the test ends (after the

@@ -157,6 +157,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 			return err
 		}
 		stops = append(stops, witness.Stop)
+		banners = append(banners, web.LedgerBanners(witness))
 		// First start on an existing store: the events before the slot are
 		// back-filled from the table, in the snapshot the slot exports.
 		backfill := ledger.NewBackfill(store, ledger.NewStore(db.Pool), witness)
