@@ -34,6 +34,15 @@ func postVerify(t *testing.T, base string) *http.Response {
 	return resp
 }
 
+// waitLedgerHolds waits until the witness ledger lists position last.
+func waitLedgerHolds(t *testing.T, db *pgtest.DB, last int64) {
+	t.Helper()
+	pgtest.WaitFor(t, "the ledger to hold the events", 20*time.Second, func(ctx context.Context) (bool, error) {
+		n, err := ledger.NewStore(db.Pool).LastPosition(ctx)
+		return n >= last, err
+	})
+}
+
 // waitVerified waits for the whole-store verification to finish.
 func waitVerified(t *testing.T, base string) ledger.AuditReport {
 	t.Helper()
@@ -65,10 +74,7 @@ func TestLedgerVerifyPageRaisesATamperAlert(t *testing.T) {
 	for v := 2; v <= 4; v++ {
 		last = sqlInsert(t, db, "acct", v)
 	}
-	pgtest.WaitFor(t, "the ledger to hold the events", 20*time.Second, func(ctx context.Context) (bool, error) {
-		n, err := ledger.NewStore(db.Pool).LastPosition(ctx)
-		return n >= last, err
-	})
+	waitLedgerHolds(t, db, last)
 	if code, page := getBody(t, st.http.URL+"/verify"); code != http.StatusOK || !strings.Contains(page, `data-testid="verify-never"`) || !strings.Contains(page, `data-testid="verify-start"`) {
 		t.Fatalf("GET /verify before any run: %d", code)
 	}
@@ -141,10 +147,7 @@ func TestLedgerWriteFailureShowsABannerUntilFixed(t *testing.T) {
 	lstore := ledger.NewStore(db.Pool)
 	first := sqlInsert(t, db, "acct", 1)
 	feed.nextEvent(t)
-	pgtest.WaitFor(t, "the first entry", 20*time.Second, func(ctx context.Context) (bool, error) {
-		n, err := lstore.LastPosition(ctx)
-		return n >= first, err
-	})
+	waitLedgerHolds(t, db, first)
 	banner := func() string {
 		st.banners.Refresh(ctx)
 		_, page := getBody(t, st.http.URL+"/streams")
