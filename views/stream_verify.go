@@ -8,6 +8,7 @@ type VerifyVM struct {
 	Intact               bool
 	Status               string
 	Checked, Pending     int
+	Pruned               int // in ranges removed by retention
 	FirstBrokenVersion   int
 	Problems             []VerifyProblem
 }

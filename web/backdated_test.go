@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
 	"github.com/auditd/auditd/internal/pgtest"
 )
@@ -39,10 +37,7 @@ func TestBackdatedEventsAreFlagged(t *testing.T) {
 	back := insertRecorded(t, db, "acct", 2, 3*time.Hour+10*time.Minute)
 	insertRecorded(t, db, "acct", 3, 2*time.Minute) // within the 5 min threshold
 	last := sqlInsert(t, db, "acct", 4)
-	pgtest.WaitFor(t, "the ledger to hold the stream", 20*time.Second, func(ctx context.Context) (bool, error) {
-		n, err := ledger.NewStore(db.Pool).LastPosition(ctx)
-		return n >= last, err
-	})
+	waitLedgerHolds(t, db, last)
 
 	_, page := getBody(t, st.http.URL+"/streams/acct")
 	if n := strings.Count(page, `data-testid="backdated"`); n != 1 || !strings.Contains(page, "recorded 3 h before it was committed") {

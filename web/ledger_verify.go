@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -80,4 +81,20 @@ func (r ledgerVerifyResult) vm(csrf string) views.LedgerVerifyVM {
 		vm.Pruned = append(vm.Pruned, views.LedgerPruned{FromLSN: a.FromLSN, UptoLSN: a.UptoLSN, Entries: a.Entries, Events: a.Events, PrunedAt: a.PrunedAt})
 	}
 	return vm
+}
+
+// LedgerBanners is the banner source for a witness ledger that cannot be
+// written (disk full, revoked rights): live goes on, the slot is not
+// confirmed past what the ledger holds, and the writer retries; the banner
+// clears by itself at the first write that works.
+func LedgerBanners(w *ledger.Writer) BannerSource {
+	return func(context.Context) ([]views.Banner, error) {
+		st := w.Stats()
+		if st.LastError == "" {
+			return nil, nil
+		}
+		return []views.Banner{{Level: "danger", Href: "/live", ID: "banner-ledger",
+			Text: "The witness ledger cannot be written: " + st.LastError + "; live continues, slot confirmation paused (" +
+				views.Itoa(st.Queued) + " transactions waiting, nothing lost)."}}, nil
+	}
 }

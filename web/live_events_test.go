@@ -30,6 +30,7 @@ type liveStack struct {
 	banners  *BannerRefresher
 	hub      *live.Hub
 	consumer *live.Consumer
+	witness  *ledger.Writer
 	server   *Server
 	http     *httptest.Server
 }
@@ -54,7 +55,7 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	banners := NewBannerRefresher(nil, time.Hour, AlertBanners(alerts))
+	banners := NewBannerRefresher(nil, time.Hour, AlertBanners(alerts), LedgerBanners(witness))
 	if err := banners.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func startLive(t *testing.T, db *pgtest.DB, slot string, hubCfg live.HubConfig) 
 		witness.Stop()
 	}
 	t.Cleanup(stop)
-	return &liveStack{banners: banners, hub: hub, consumer: c, server: srv, http: hs}, stop
+	return &liveStack{banners: banners, hub: hub, consumer: c, witness: witness, server: srv, http: hs}, stop
 }
 
 // newLiveSlot names a slot and drops it when the test ends (after the
@@ -339,6 +340,18 @@ func TestLiveEventsResumeAndResync(t *testing.T) {
 	}
 	if _, ok := <-unknown.msgs; ok {
 		t.Fatal("stream not closed after resync")
+	}
+	// A cursor older than the retention (its entry pruned): resync too.
+	pgtest.WaitFor(t, "the ledger to hold every event", 20*time.Second, func(ctx context.Context) (bool, error) {
+		n, err := ledger.NewStore(db.Pool).VerifyChain(ctx)
+		return n == 6, err
+	})
+	if an, err := ledger.NewStore(db.Pool).Prune(t.Context(), time.Now().Add(time.Hour)); err != nil || an == nil || an.Entries != 5 {
+		t.Fatalf("Prune = %+v, %v", an, err)
+	}
+	pruned := openSSE(t, st.http.URL+"/live/events", ids[0])
+	if m := pruned.next(t); m.Event != "resync" {
+		t.Fatalf("cursor older than the retention got %+v, want resync", m)
 	}
 }
 

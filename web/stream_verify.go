@@ -52,7 +52,7 @@ func (r verifyResult) toView(chrome views.Chrome) templ.Component {
 		StreamID: id, StreamType: r.info.StreamType, StreamURL: streamPath(id, ""),
 		JSONURL: streamPath(id, "/verify") + "?format=json", EvidenceURL: streamPath(id, "/evidence"),
 		Intact: r.v.Status == ledger.StatusIntact, Status: r.v.Status,
-		Checked: r.v.Checked, Pending: r.v.Pending, FirstBrokenVersion: r.v.FirstBrokenVersion,
+		Checked: r.v.Checked, Pending: r.v.Pending, Pruned: r.v.Pruned, FirstBrokenVersion: r.v.FirstBrokenVersion,
 	}
 	for _, p := range r.v.Problems {
 		vm.Problems = append(vm.Problems, views.VerifyProblem{Version: p.Version, Kind: p.Kind,

@@ -62,6 +62,9 @@ type config struct {
 	// The witness ledger: how often the whole store is verified (0: only
 	// on demand, from /verify).
 	LedgerVerifyEvery time.Duration
+	// LedgerRetention prunes ledger entries committed longer ago (0: keep
+	// everything).
+	LedgerRetention time.Duration
 	// BackdatedAfter flags an event recorded this long before its commit.
 	BackdatedAfter time.Duration
 	// MemoryLimit is the Go runtime's soft memory limit in bytes; 0 leaves
@@ -136,6 +139,7 @@ func newFlagSet(cmd string, cfg *config, out io.Writer) *flag.FlagSet {
 		fs.Int64Var(&cfg.LiveBufferBytes, "live-buffer-bytes", live.DefaultBufferBytes, "live: bytes of unread events a subscriber may have before it is told to resync")
 		fs.IntVar(&cfg.LiveLargeEvent, "live-large-event-bytes", live.DefaultLargeEvent, "live: events whose payload and metadata exceed this are sent as a link to the event page")
 		fs.DurationVar(&cfg.LedgerVerifyEvery, "ledger-verify-every", ledger.DefaultAuditEvery, "witness ledger: verify the whole store against the ledger this often (the first run one interval after start; 0: only when started on /verify)")
+		fs.DurationVar(&cfg.LedgerRetention, "ledger-retention", 0, "witness ledger: prune entries committed longer ago than this, at the start of each whole-store verification (e.g. 8760h; 0: keep everything). An anchor keeps the rest verifiable; cursors older than it get resync")
 		fs.DurationVar(&cfg.BackdatedAfter, "backdated-after", ledger.DefaultBackdatedAfter, "witness ledger: flag an event whose recorded_at lies more than this before the commit the ledger saw (a writer setting its own timestamp)")
 		fs.Int64Var(&cfg.MemoryLimit, "memory-limit", 1<<30, "soft memory limit of the Go runtime in bytes (the garbage collector works harder near it); 0: GOMEMLIMIT or none")
 		fs.DurationVar(&cfg.StallAfter, "stall-after", 30*time.Second, "a projection behind the head with no progress for this long is stalled")

@@ -164,6 +164,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 			return err
 		}
 		stops = append(stops, witness.Stop)
+		banners = append(banners, web.LedgerBanners(witness))
 		// First start on an existing store: the events before the slot are
 		// back-filled from the table, in the snapshot the slot exports.
 		backfill := ledger.NewBackfill(store, ledger.NewStore(db.State), witness)
@@ -206,12 +207,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 		deps.LiveAlerts = alerts
 		banners = append(banners, web.AlertBanners(alerts))
 		// The whole store verified against the ledger at an interval and
-		// from /verify; a break is a tamper alert.
+		// from /verify, after pruning past the retention; a break is a
+		// tamper alert.
 		every := cfg.LedgerVerifyEvery
 		if every == 0 {
 			every = -1
 		}
-		audit := ledger.NewAuditor(ledger.NewStore(db.State), store, ledger.AuditConfig{Every: every, Logger: logger, OnBroken: alerts.RecordVerification})
+		audit := ledger.NewAuditor(ledger.NewStore(db.State), store, ledger.AuditConfig{Every: every, Retention: cfg.LedgerRetention, Logger: logger, OnBroken: alerts.RecordVerification})
 		if err := audit.Start(ctx); err != nil {
 			return err
 		}

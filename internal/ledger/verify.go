@@ -46,6 +46,9 @@ type Verification struct {
 	Pending int `json:"pending"`
 	// HighWater is the last event position the ledger holds.
 	HighWater int64 `json:"high_water"`
+	// Pruned counts events in ranges removed by retention
+	// (--ledger-retention): neither intact nor broken.
+	Pruned int `json:"pruned"`
 }
 
 // maxProblems bounds what one verification lists; Status and
@@ -63,13 +66,16 @@ func (s *Store) VerifyStream(ctx context.Context, events *eventstore.Store, stre
 	type ledgerRead struct {
 		witnessed map[int]Event
 		highWater int64
+		pruned    int64
 		err       error
 	}
 	done := make(chan ledgerRead, 1)
 	go func() {
 		var r ledgerRead
-		if r.highWater, r.err = s.highWater(ctx); r.err == nil {
-			r.witnessed, r.err = s.streamWitnessed(ctx, streamID)
+		// The entries before the high-water mark and the pruned ranges: a
+		// prune in between then counts as pruned, never as unwitnessed.
+		if r.witnessed, r.err = s.streamWitnessed(ctx, streamID); r.err == nil {
+			r.highWater, r.pruned, r.err = s.highWater(ctx)
 		}
 		done <- r
 	}()
@@ -103,6 +109,8 @@ func (s *Store) VerifyStream(ctx context.Context, events *eventstore.Store, stre
 		switch {
 		case !ok && e.position > v.HighWater:
 			v.Pending++
+		case !ok && e.position <= r.pruned:
+			v.Pruned++
 		case !ok || w.Position != e.position:
 			problems = append(problems, Problem{Version: e.version, Position: e.position, Kind: ProblemUnwitnessed})
 		case w.Hash != e.hash:
@@ -160,16 +168,15 @@ func (s *Store) streamWitnessed(ctx context.Context, streamID string) (map[int]E
 // stayed open across this many others.
 const highWaterEntries = 256
 
-// highWater returns the highest event position the ledger has seen: the
-// newest entries' and the pruned ranges'.
-func (s *Store) highWater(ctx context.Context) (int64, error) {
-	hw, err := s.maxPosition(ctx, `(SELECT events FROM auditd.ledger ORDER BY commit_lsn DESC LIMIT $1)`, highWaterEntries)
-	if err != nil {
-		return 0, fmt.Errorf("ledger: unable to read the high-water mark: %w", err)
-	}
-	var pruned int64
+// highWater returns the highest event position the ledger has seen (the
+// newest entries' and the pruned ranges') and the pruned ranges' own.
+func (s *Store) highWater(ctx context.Context) (hw, pruned int64, err error) {
 	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(max_position), 0) FROM auditd.ledger_anchors`).Scan(&pruned); err != nil {
-		return 0, fmt.Errorf("ledger: unable to read the pruned ranges: %w", err)
+		return 0, 0, fmt.Errorf("ledger: unable to read the pruned ranges: %w", err)
 	}
-	return max(hw, pruned), nil
+	hw, err = s.maxPosition(ctx, `(SELECT events FROM auditd.ledger ORDER BY commit_lsn DESC LIMIT $1)`, highWaterEntries)
+	if err != nil {
+		return 0, 0, fmt.Errorf("ledger: unable to read the high-water mark: %w", err)
+	}
+	return max(hw, pruned), pruned, nil
 }

@@ -31,7 +31,10 @@ type WriterStats struct {
 	Events     int64  `json:"events"`
 	Queued     int    `json:"queued"`
 	DurableLSN string `json:"durable_lsn"` // the last entry written
-	LastError  string `json:"last_error,omitempty"`
+	// LastError is the error of the last write when it failed; empty once
+	// a write succeeds again. FailingSince is when writes began failing.
+	LastError    string    `json:"last_error,omitempty"`
+	FailingSince time.Time `json:"failing_since,omitzero"`
 }
 
 // Writer appends entries to the ledger in batches, in the order submitted,
@@ -230,6 +233,9 @@ func (w *Writer) run(ctx context.Context) {
 		w.logger.Error("ledger: unable to write entries; live keeps running but does not confirm the slot past them", "error", err, "backoff", backoff)
 		w.mu.Lock()
 		w.stats.LastError = err.Error()
+		if w.stats.FailingSince.IsZero() {
+			w.stats.FailingSince = time.Now()
+		}
 		w.mu.Unlock()
 		t := time.NewTimer(backoff)
 		select {
@@ -258,7 +264,7 @@ func (w *Writer) written(batch []Entry, events int) {
 	w.stats.Events += int64(events)
 	w.stats.Queued = len(w.queue)
 	w.stats.DurableLSN = pglogrepl.LSN(w.durable).String()
-	w.stats.LastError = ""
+	w.stats.LastError, w.stats.FailingSince = "", time.Time{}
 	w.changed.Broadcast()
 }
 
@@ -281,6 +287,8 @@ func (w *Writer) resync(ctx context.Context) error {
 	w.head, w.durable = h, lsn
 	w.stats.Queued = len(w.queue)
 	w.stats.DurableLSN = pglogrepl.LSN(lsn).String()
+	// The failed write had committed: writing works.
+	w.stats.LastError, w.stats.FailingSince = "", time.Time{}
 	w.changed.Broadcast()
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 
+	"github.com/auditd/auditd/internal/ledger"
 	"github.com/auditd/auditd/internal/live"
 )
 
@@ -32,12 +33,13 @@ func (b *bench) decodeThroughput(ctx context.Context) ([]row, error) {
 	// Several rounds, alternating, each on its own pair of slots made at
 	// the same point: the machine may be shared, so one run of each is noise.
 	rounds := max(b.DecodeRounds, 1)
-	var ours, theirs []string
+	var ours, theirs, witnessed []string
 	for r := range rounds {
 		ours = append(ours, fmt.Sprintf("bench_ours_%d_%d", os.Getpid(), r))
 		theirs = append(theirs, fmt.Sprintf("bench_recv_%d_%d", os.Getpid(), r))
+		witnessed = append(witnessed, fmt.Sprintf("bench_ledger_%d_%d", os.Getpid(), r))
 	}
-	for _, s := range append(slices.Clone(ours), theirs...) {
+	for _, s := range slices.Concat(ours, theirs, witnessed) {
 		if err := b.db.createSlot(ctx, s); err != nil {
 			return nil, err
 		}
@@ -58,27 +60,53 @@ func (b *bench) decodeThroughput(ctx context.Context) ([]row, error) {
 	events := txs * decodeEventsPerTx
 	walMB := float64(end-start) / (1 << 20)
 
-	var recvTimes, ourTimes []time.Duration
+	var recvTimes, ourTimes, ledgerTimes []time.Duration
 	for r := range rounds {
 		d, err := b.drainRecvlogical(ctx, theirs[r], end)
 		if err != nil {
 			return nil, err
 		}
 		recvTimes = append(recvTimes, d)
-		d, err = b.drainConsumer(ctx, ours[r], end, events)
+		d, err = b.drainConsumer(ctx, ours[r], end, events, nil)
 		if err != nil {
 			return nil, err
 		}
 		ourTimes = append(ourTimes, d)
+		d, err = b.drainWitnessed(ctx, witnessed[r], end, events, r)
+		if err != nil {
+			return nil, err
+		}
+		ledgerTimes = append(ledgerTimes, d)
 	}
-	recvMed, ourMed := median(recvTimes), median(ourTimes)
+	recvMed, ourMed, ledgerMed := median(recvTimes), median(ourTimes), median(ledgerTimes)
 	ratio := recvMed.Seconds() / ourMed.Seconds()
 	return []row{
 		{"decode: pre-written WAL", fmt.Sprintf("%d events in %d transactions (%d concurrent writers), %.1f MB of WAL", events, txs, decodeWriters, walMB), ""},
 		{"decode: pg_recvlogical (pgoutput → /dev/null), median", fmt.Sprintf("%s = %.0f events/s (runs: %s)", recvMed.Round(time.Millisecond), float64(events)/recvMed.Seconds(), fmtDurations(recvTimes)), ""},
 		{"decode: auditd consumer (decode + hub), median", fmt.Sprintf("%s = %.0f events/s (runs: %s)", ourMed.Round(time.Millisecond), float64(events)/ourMed.Seconds(), fmtDurations(ourTimes)), ""},
 		{"decode: auditd / pg_recvlogical throughput", fmt.Sprintf("%.0f%%", ratio*100), "≥ 80%"},
+		{"decode: auditd consumer + witness ledger (decode + hub + ledger written), median", fmt.Sprintf("%s = %.0f events/s (runs: %s)", ledgerMed.Round(time.Millisecond), float64(events)/ledgerMed.Seconds(), fmtDurations(ledgerTimes)), ""},
+		{"decode: with the ledger / decode alone throughput", fmt.Sprintf("%.0f%%", 100*ourMed.Seconds()/ledgerMed.Seconds()), "≥ 80%"},
 	}, nil
+}
+
+// drainWitnessed runs the consumer with a witness ledger (in a scratch
+// database) on slot until it has processed end and the ledger holds every
+// transaction, and returns how long it took.
+func (b *bench) drainWitnessed(ctx context.Context, slot string, end pglogrepl.LSN, events, round int) (time.Duration, error) {
+	l, err := b.db.newScratchLedger(ctx, strconv.Itoa(round))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	t0 := time.Now()
+	if _, err := b.drainConsumer(ctx, slot, end, events, l.writer); err != nil {
+		return 0, err
+	}
+	if !l.writer.WaitWritten(ctx) {
+		return 0, fmt.Errorf("bench live: the ledger was not written: %s", l.writer.Stats().LastError)
+	}
+	return time.Since(t0), nil
 }
 
 // writeDecodeEvents writes DecodeEvents events (rounded down to whole
@@ -123,11 +151,12 @@ func (b *bench) drainRecvlogical(ctx context.Context, slot string, end pglogrepl
 	return time.Since(t0), nil
 }
 
-// drainConsumer runs auditd's consumer (decoding into a hub) on slot until
-// it has processed end, and returns how long it took.
-func (b *bench) drainConsumer(ctx context.Context, slot string, end pglogrepl.LSN, events int) (time.Duration, error) {
+// drainConsumer runs auditd's consumer (decoding into a hub, and writing
+// the witness ledger when witness is set) on slot until it has processed
+// end, and returns how long it took.
+func (b *bench) drainConsumer(ctx context.Context, slot string, end pglogrepl.LSN, events int, witness *ledger.Writer) (time.Duration, error) {
 	hub := live.NewHub(live.HubConfig{})
-	c := live.NewConsumer(live.ConsumerConfig{ConnString: b.db.url, Slot: slot, Publication: b.Publication, Logger: b.logger}, b.db.pool, hub, nil)
+	c := live.NewConsumer(live.ConsumerConfig{ConnString: b.db.url, Slot: slot, Publication: b.Publication, Ledger: witness, Logger: b.logger}, b.db.pool, hub, nil)
 	t0 := time.Now()
 	if err := c.Start(ctx); err != nil {
 		return 0, err

@@ -12,33 +12,45 @@ import (
 // latency connects the subscribers and the hub probe to srv, runs the paced
 // writers, waits for the deliveries, and measures writer commit return → SSE
 // receipt.
-func (b *bench) latency(ctx context.Context, srv *server) ([]row, error) {
+func (b *bench) latency(ctx context.Context, srv *server) ([]row, latencyFigures, error) {
 	subs, err := subscribe(ctx, "http://"+srv.addr, b.Subscribers, b.Format)
 	if err != nil {
-		return nil, err
+		return nil, latencyFigures{}, err
 	}
 	defer subs.Close()
 	probe, err := startProbe(srv.hub)
 	if err != nil {
-		return nil, err
+		return nil, latencyFigures{}, err
 	}
 	defer probe.Close()
 
 	if b.CPUProfile != "" {
 		stop, err := startCPUProfile(b.CPUProfile)
 		if err != nil {
-			return nil, err
+			return nil, latencyFigures{}, err
 		}
 		defer stop()
 	}
 	ws, err := b.write(ctx)
 	if err != nil {
-		return nil, err
+		return nil, latencyFigures{}, err
 	}
 	b.awaitDelivery(ctx, srv, len(ws.committed))
 	subs.Close()
 	probe.Close()
-	return b.latencyRows(ws, subs.samples, probe.samples, srv.hub.Stats().CutOff), nil
+	rows, fig := b.latencyRows(ws, subs.samples, probe.samples, srv.hub.Stats().CutOff)
+	return rows, fig, nil
+}
+
+// latencyFigures are a latency run's percentiles, for comparing runs.
+type latencyFigures struct{ p50, p99 time.Duration }
+
+// at is the sorted latencies' p-th percentile.
+func at(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
 // startCPUProfile profiles the process into path until the returned
@@ -86,7 +98,7 @@ func (b *bench) awaitDelivery(ctx context.Context, srv *server, committed int) {
 
 // latencyRows matches what each subscriber and the probe received against
 // the writers' commit times.
-func (b *bench) latencyRows(ws writes, subSamples [][]sample, probeSamples []sample, cutOff int64) []row {
+func (b *bench) latencyRows(ws writes, subSamples [][]sample, probeSamples []sample, cutOff int64) ([]row, latencyFigures) {
 	var lats []time.Duration
 	var received int
 	for _, ss := range subSamples {
@@ -97,6 +109,7 @@ func (b *bench) latencyRows(ws writes, subSamples [][]sample, probeSamples []sam
 	slices.Sort(lats)
 	slices.Sort(hubLats)
 	want := len(ws.committed) * b.Subscribers
+	fig := latencyFigures{at(lats, 0.5), at(lats, 0.99)}
 	return []row{
 		{"latency: setup", fmt.Sprintf("%d SSE subscribers (format=%s) over loopback HTTP, %d writer connections, 1 event per transaction, %s, linger %s", b.Subscribers, b.Format, b.Writers, b.Duration, b.Linger), ""},
 		{"latency: target rate", fmt.Sprintf("%.0f events/s", b.Rate), "2,000 events/s"},
@@ -107,7 +120,7 @@ func (b *bench) latencyRows(ws writes, subSamples [][]sample, probeSamples []sam
 		{"latency: commit → SSE receipt p99", percentile(lats, 0.99), "< 50 ms"},
 		{"latency: commit → SSE receipt max", percentile(lats, 1), ""},
 		{"latency: of which commit → hub (replication + decoding) p50 / p99", percentile(hubLats, 0.5) + " / " + percentile(hubLats, 0.99), ""},
-	}
+	}, fig
 }
 
 // sinceCommit is, for each sample of a committed event, the time from its
@@ -129,6 +142,5 @@ func percentile(sorted []time.Duration, p float64) string {
 	if len(sorted) == 0 {
 		return "n/a"
 	}
-	d := sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
-	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	return fmt.Sprintf("%.2f ms", float64(at(sorted, p))/float64(time.Millisecond))
 }

@@ -56,6 +56,7 @@ type bench struct {
 	db     *database
 	out    io.Writer
 	logger *slog.Logger
+	runs   int // latency runs so far
 }
 
 // Run runs the three measurements in turn, prints the table to out and, when
@@ -79,22 +80,32 @@ func Run(ctx context.Context, cfg Config, out io.Writer, logger *slog.Logger) er
 	}
 	rows = append(rows, dr...)
 	fmt.Fprintf(out, "latency: %d subscribers, %.0f events/s for %s…\n", b.Subscribers, b.Rate, b.Duration)
-	srv, err := b.startServer(ctx)
+	srv, err := b.startServer(ctx, false)
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
-	lr, err := b.latency(ctx, srv)
+	lr, plain, err := b.latency(ctx, srv)
 	if err != nil {
+		srv.Stop()
 		return err
 	}
 	rows = append(rows, lr...)
 	fmt.Fprintf(out, "memory: %d idle subscribers…\n", b.Idle)
 	mr, err := b.idleMemory(ctx, srv.addr)
+	// Stopped before the run with the ledger, which starts its own.
+	srv.Stop()
 	if err != nil {
 		return err
 	}
 	rows = append(rows, mr...)
+	fmt.Fprintf(out, "latency with the witness ledger: %d subscribers, %.0f events/s for %s…\n", b.Subscribers, b.Rate, b.Duration)
+	lr, witnessed, err := b.witnessedLatency(ctx)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, lr...)
+	rows = append(rows, row{"latency: with the ledger / without, p50 and p99", fmt.Sprintf("%.2f× and %.2f×",
+		witnessed.p50.Seconds()/max(plain.p50.Seconds(), 1e-9), witnessed.p99.Seconds()/max(plain.p99.Seconds(), 1e-9)), "≤ 1.20×"})
 
 	table := formatTable(rows)
 	fmt.Fprintln(out)
@@ -107,6 +118,21 @@ func Run(ctx context.Context, cfg Config, out io.Writer, logger *slog.Logger) er
 		fmt.Fprintln(out, "\nwritten to", b.Out)
 	}
 	return nil
+}
+
+// witnessedLatency is the latency run again with the consumer writing a
+// witness ledger, its rows named as such.
+func (b *bench) witnessedLatency(ctx context.Context) ([]row, latencyFigures, error) {
+	srv, err := b.startServer(ctx, true)
+	if err != nil {
+		return nil, latencyFigures{}, err
+	}
+	defer srv.Stop()
+	rows, fig, err := b.latency(ctx, srv)
+	for i := range rows {
+		rows[i].Metric = strings.Replace(rows[i].Metric, "latency:", "latency with the ledger:", 1)
+	}
+	return rows, fig, err
 }
 
 // poolFor opens the benchmark's pool: enough connections for the writers

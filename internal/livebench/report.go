@@ -76,8 +76,12 @@ func (c Config) notes(m machine) string {
 - Decoding: two slots per round are created at the same LSN before the events are written; one is
   drained by `+"`pg_recvlogical -f /dev/null --no-loop -E <end LSN>`"+` (pgoutput, proto_version 1,
   the same publication), the other by auditd's consumer (decoding every row into an event and
-  publishing it to a hub) until it has processed the same end LSN. Each of the %d rounds runs
-  both, one after the other; medians are compared.
+  publishing it to a hub) until it has processed the same end LSN. A third slot per round is
+  drained by the consumer writing the witness ledger too (into a fresh database of the same
+  cluster, so each round starts from an empty ledger), until the ledger holds every transaction.
+  Each of the %d rounds runs the three, one after the other; medians are compared.
+- The latency run is repeated with the consumer writing the witness ledger (as serve runs it),
+  on streams of its own; "with the ledger / without" compares the two runs' p50 and p99.
 - Memory: resident set growth of the process after opening %d idle SSE connections (raw sockets in
   the same process, so the figure is essentially the server side: goroutine, connection buffers and
   a cursor into the shared window per subscriber).

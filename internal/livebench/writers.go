@@ -23,6 +23,9 @@ func (b *bench) write(ctx context.Context) (writes, error) {
 	interval := time.Duration(float64(b.Writers) / b.Rate * float64(time.Second))
 	t0 := time.Now()
 	deadline := t0.Add(b.Duration)
+	// Streams of their own per run: a second run (with the ledger) must
+	// not append to the first one's versions.
+	b.runs++
 	var wg sync.WaitGroup
 	errs := make(chan error, b.Writers)
 	for w := range b.Writers {
@@ -30,7 +33,7 @@ func (b *bench) write(ctx context.Context) (writes, error) {
 		// Stagger the writers across one interval.
 		first := t0.Add(interval * time.Duration(w) / time.Duration(b.Writers))
 		wg.Go(func() {
-			if err := b.writer(ctx, fmt.Sprintf("live-%d-%d", os.Getpid(), w), first, interval, deadline, perWriter[w]); err != nil {
+			if err := b.writer(ctx, fmt.Sprintf("live-%d-%d-%d", os.Getpid(), b.runs, w), first, interval, deadline, perWriter[w]); err != nil {
 				errs <- err
 			}
 		})
