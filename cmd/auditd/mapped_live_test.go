@@ -163,6 +163,16 @@ func TestServeReadOnlyRoleWithStateDatabase(t *testing.T) {
 	if timeline.Stream.Version != 2 {
 		t.Fatalf("timeline %+v", timeline)
 	}
+	// The counter's tables are in the state database: the overview's
+	// counts are one aggregate over the table.
+	var overview struct {
+		Events  int64 `json:"events"`
+		Streams int64 `json:"streams"`
+	}
+	getJSON(t, url, &overview)
+	if overview.Events != 2 || overview.Streams != 1 {
+		t.Fatalf("overview counts %+v, want 2 events in 1 stream", overview)
+	}
 	var su setupJSON
 	getJSON(t, url+"setup/source", &su)
 	const stmt = `CREATE PUBLICATION "auditd_events" FOR TABLE app.events;`

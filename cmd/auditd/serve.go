@@ -310,6 +310,11 @@ func openStore(ctx context.Context, cfg *config, db *database, mapping *eventsto
 		return eventstore.New(db.Pool), nil, nil
 	}
 	store, src, err := eventstore.OpenMapped(ctx, db.Pool, mapping)
+	if err == nil && db.separateState() {
+		// The counter's tables are in the state database, away from the
+		// events it settles against: counts are one aggregate per view.
+		store = store.WithoutCountTables()
+	}
 	if err == nil {
 		logger.Info("reading a mapped event table", "table", src.Tables[0].Qualified)
 		return store, src, nil

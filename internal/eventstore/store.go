@@ -24,6 +24,9 @@ type Store struct {
 	// demo, on a Store from OpenDemoShape, writes the demo into the
 	// shape's tables: the one mapped Store that Append and Import write.
 	demo *demoShape
+	// aggregateCounts: auditd's own schema is in another database, so the
+	// counts are one aggregate over the table (WithoutCountTables).
+	aggregateCounts bool
 }
 
 // New returns a Store on pool. The schema must already be migrated.
@@ -36,7 +39,7 @@ func New(pool *pgxpool.Pool) *Store {
 // write them in one transaction (the demo projections). It is valid as long
 // as tx is.
 func (s *Store) InTx(tx pgx.Tx) *Store {
-	return &Store{db: tx, pool: s.pool, sc: s.sc, source: s.source}
+	return &Store{db: tx, pool: s.pool, sc: s.sc, source: s.source, aggregateCounts: s.aggregateCounts}
 }
 
 // SourceFingerprint identifies the source mapping the Store reads through
