@@ -122,12 +122,18 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, db *database, 
 	}
 	stops = append(stops, folder.Stop)
 
-	// The stream catalogue (search anywhere in an id), on any source.
-	keeper := eventstore.NewCatalogueKeeper(store, logger, 2*time.Second)
-	if err := keeper.Start(ctx); err != nil {
-		return err
+	// The stream catalogue (search anywhere in an id), on any source. Its
+	// tables are joined with the events in one statement, so with auditd's
+	// schema in another database it is off (prefix search still works).
+	if db.separateState() {
+		logger.Warn("searching anywhere in a stream id is off with --state-database-url: the stream catalogue must be beside the events")
+	} else {
+		keeper := eventstore.NewCatalogueKeeper(store, logger, 2*time.Second)
+		if err := keeper.Start(ctx); err != nil {
+			return err
+		}
+		stops = append(stops, keeper.Stop)
 	}
-	stops = append(stops, keeper.Stop)
 
 	// Time travel: reducers/upcasters from --config, snapshots. The same
 	// file declares the drift mappings of the projections below.
