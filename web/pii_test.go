@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
@@ -448,4 +449,19 @@ func TestPIIExportBalanceColumn(t *testing.T) {
 	}
 	noSecrets(t, "the export with a balance column", body)
 	noSecrets(t, "the export with the owner as its column", b.get("/streams/wallet-x/export.csv?balance=/owner", "text/csv").Body.String())
+}
+
+// A projection's page lists the events it has yet to process: masked.
+func TestPIIIsMaskedInAProjectionsPendingEvents(t *testing.T) {
+	t.Parallel()
+	b, _ := projSetup(t, time.Now())
+	b.server.deps.PII = piiPolicy(t) // before any request
+	piiEvents(b)
+	for _, accept := range []string{"text/html", "application/json"} {
+		rec := b.get("/projections/wallet_balances", accept)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("projection page: %d", rec.Code)
+		}
+		noSecrets(t, "the projection page as "+accept, rec.Body.String())
+	}
 }
