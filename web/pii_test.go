@@ -287,14 +287,14 @@ func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
 		t.Fatalf("reveal the state's owner: %d %s", resp.StatusCode, body)
 	}
 	// An event's payload field, as the htmx fragment replacing the mask.
-	resp, body = reveal(compliance, url.Values{"scope": {"payload"}, "position": {fmt.Sprint(opened)}, "pointer": {"/owner/email"}, "reason": {"chargeback"}},
+	resp, body = reveal(compliance, url.Values{"scope": {"payload"}, "event": {fmt.Sprint(opened)}, "pointer": {"/owner/email"}, "reason": {"chargeback"}},
 		http.Header{"HX-Request": {"true"}, "Accept": {"text/html"}})
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `data-testid="pii-revealed"`) || !strings.Contains(body, "zq@example.org") {
 		t.Fatalf("reveal a payload field: %d %s", resp.StatusCode, body)
 	}
 
 	// A form posted without htmx (scripts off) gets a page.
-	resp, body = reveal(compliance, url.Values{"scope": {"metadata"}, "position": {fmt.Sprint(opened)}, "pointer": {"/ip"}, "reason": {"fraud check"}},
+	resp, body = reveal(compliance, url.Values{"scope": {"metadata"}, "event": {fmt.Sprint(opened)}, "pointer": {"/ip"}, "reason": {"fraud check"}},
 		http.Header{"Accept": {"text/html"}})
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "203.0.113.77") || !strings.Contains(body, "<html") {
 		t.Fatalf("reveal without htmx: %d %.500s", resp.StatusCode, body)
@@ -311,7 +311,7 @@ func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
 		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/owner"}}, 400, "reason is required"},
 		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/owner"}, "reason": {"   "}}, 400, "reason is required"},
 		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/currency"}, "reason": {"r"}}, 400, "not masked"},
-		{url.Values{"scope": {"payload"}, "position": {fmt.Sprint(other[0].Position)}, "pointer": {"/owner"}, "reason": {"r"}}, 404, "not an event of this stream"},
+		{url.Values{"scope": {"payload"}, "event": {fmt.Sprint(other[0].Position)}, "pointer": {"/owner"}, "reason": {"r"}}, 404, "not an event of this stream"},
 		{url.Values{"scope": {"blame"}, "pointer": {"/owner"}, "reason": {"r"}}, 400, "not state, payload or metadata"},
 		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"owner"}, "reason": {"r"}}, 400, "not a JSON pointer"},
 	} {
