@@ -7,11 +7,11 @@ const MaskText = "•••• masked"
 
 // MaskScope is where a masked value is: a state at a version (Part
 // "state"), or an event's payload or metadata (Part "payload" or
-// "metadata", at Position).
+// "metadata", of Event: its key in /events/{key}).
 type MaskScope struct {
-	Part     string
-	Version  string
-	Position string
+	Part    string
+	Version string
+	Event   string
 }
 
 // MaskVM is a masked value's placeholder. RevealURL is set for those who

@@ -130,8 +130,8 @@ func (r eventDetailResult) toView(chrome views.Chrome) templ.Component {
 	}
 	vm.Row.ShowStream = true
 	vm.Row.Expanded = true // the page is about this event: show its payload
-	vm.Masked = append(r.marks.masks(eventScope(ev.Position, pii.PartPayload), r.masked.Payload),
-		r.marks.masks(eventScope(ev.Position, pii.PartMetadata), r.masked.Metadata)...)
+	vm.Masked = append(r.marks.masks(eventScope(ev.Ref(), pii.PartPayload), r.masked.Payload),
+		r.marks.masks(eventScope(ev.Ref(), pii.PartMetadata), r.masked.Metadata)...)
 	for i := len(r.causes) - 1; i >= 0; i-- {
 		vm.Causes = append(vm.Causes, chainItem(&r.causes[i].Event, r.causes[i].Depth, false))
 	}

@@ -221,9 +221,10 @@ func stateScope(v int) views.MaskScope {
 	return views.MaskScope{Part: "state", Version: strconv.Itoa(v)}
 }
 
-// eventScope is the reveal scope of an event's part (payload or metadata).
-func eventScope(position int64, part string) views.MaskScope {
-	return views.MaskScope{Part: part, Position: strconv.FormatInt(position, 10)}
+// eventScope is the reveal scope of an event's part (payload or metadata);
+// ref is the event's key (Event.Ref: its position, or its event id).
+func eventScope(ref, part string) views.MaskScope {
+	return views.MaskScope{Part: part, Event: ref}
 }
 
 // rows gives the state rows of masked values their placeholders.

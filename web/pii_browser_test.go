@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ func TestRevealInChromium(t *testing.T) {
 	t.Parallel()
 	ab := authSetup(t, authConfig, access.Options{})
 	ab.server.deps.PII = piiPolicy(t) // before any request
-	piiEvents(ab.bundle)
+	evs := piiEvents(ab.bundle)
 	ctx := browsertest.New(t)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(ab.http.URL+"/streams/wallet-p/state"),
@@ -56,6 +57,16 @@ func TestRevealInChromium(t *testing.T) {
 	got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-path="/owner"] [data-testid=pii-revealed-value]`)))
 	if err != nil || !strings.Contains(got, "Yuri Vex") || !strings.Contains(got, "zq@example.org") {
 		t.Fatalf("revealed value %q (%v)", got, err)
+	}
+	// The other pages with placeholders (and, on the event page, reveal
+	// forms) pass the axe check too.
+	for _, path := range []string{fmt.Sprintf("/events/%d", evs[0].Position), "/streams/wallet-p/diff?from=v:0&to=v:3", "/streams/wallet-p"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(ab.http.URL+path), chromedp.WaitVisible(chromedp.CSS(`[data-testid=pii-mask]`))); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if vs := browsertest.Axe(t, ctx); len(vs) > 0 {
+			t.Errorf("axe on %s: %v", path, vs)
+		}
 	}
 	var reason string
 	if err := ab.db.Pool.QueryRow(t.Context(), `SELECT reason FROM auditd.access_log WHERE kind = 'reveal' AND user_name = 'compliance'`).Scan(&reason); err != nil || reason != "ticket 4711" {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditd/auditd/internal/access"
 	"github.com/auditd/auditd/internal/eventstore"
@@ -286,14 +287,14 @@ func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
 		t.Fatalf("reveal the state's owner: %d %s", resp.StatusCode, body)
 	}
 	// An event's payload field, as the htmx fragment replacing the mask.
-	resp, body = reveal(compliance, url.Values{"scope": {"payload"}, "position": {fmt.Sprint(opened)}, "pointer": {"/owner/email"}, "reason": {"chargeback"}},
+	resp, body = reveal(compliance, url.Values{"scope": {"payload"}, "event": {fmt.Sprint(opened)}, "pointer": {"/owner/email"}, "reason": {"chargeback"}},
 		http.Header{"HX-Request": {"true"}, "Accept": {"text/html"}})
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `data-testid="pii-revealed"`) || !strings.Contains(body, "zq@example.org") {
 		t.Fatalf("reveal a payload field: %d %s", resp.StatusCode, body)
 	}
 
 	// A form posted without htmx (scripts off) gets a page.
-	resp, body = reveal(compliance, url.Values{"scope": {"metadata"}, "position": {fmt.Sprint(opened)}, "pointer": {"/ip"}, "reason": {"fraud check"}},
+	resp, body = reveal(compliance, url.Values{"scope": {"metadata"}, "event": {fmt.Sprint(opened)}, "pointer": {"/ip"}, "reason": {"fraud check"}},
 		http.Header{"Accept": {"text/html"}})
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "203.0.113.77") || !strings.Contains(body, "<html") {
 		t.Fatalf("reveal without htmx: %d %.500s", resp.StatusCode, body)
@@ -310,7 +311,7 @@ func TestRevealOneValueWithAReasonIsLogged(t *testing.T) {
 		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/owner"}}, 400, "reason is required"},
 		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/owner"}, "reason": {"   "}}, 400, "reason is required"},
 		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"/currency"}, "reason": {"r"}}, 400, "not masked"},
-		{url.Values{"scope": {"payload"}, "position": {fmt.Sprint(other[0].Position)}, "pointer": {"/owner"}, "reason": {"r"}}, 404, "not an event of this stream"},
+		{url.Values{"scope": {"payload"}, "event": {fmt.Sprint(other[0].Position)}, "pointer": {"/owner"}, "reason": {"r"}}, 404, "not an event of this stream"},
 		{url.Values{"scope": {"blame"}, "pointer": {"/owner"}, "reason": {"r"}}, 400, "not state, payload or metadata"},
 		{url.Values{"scope": {"state"}, "version": {"3"}, "pointer": {"owner"}, "reason": {"r"}}, 400, "not a JSON pointer"},
 	} {
@@ -448,4 +449,19 @@ func TestPIIExportBalanceColumn(t *testing.T) {
 	}
 	noSecrets(t, "the export with a balance column", body)
 	noSecrets(t, "the export with the owner as its column", b.get("/streams/wallet-x/export.csv?balance=/owner", "text/csv").Body.String())
+}
+
+// A projection's page lists the events it has yet to process: masked.
+func TestPIIIsMaskedInAProjectionsPendingEvents(t *testing.T) {
+	t.Parallel()
+	b, _ := projSetup(t, time.Now())
+	b.server.deps.PII = piiPolicy(t) // before any request
+	piiEvents(b)
+	for _, accept := range []string{"text/html", "application/json"} {
+		rec := b.get("/projections/wallet_balances", accept)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("projection page: %d", rec.Code)
+		}
+		noSecrets(t, "the projection page as "+accept, rec.Body.String())
+	}
 }

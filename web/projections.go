@@ -238,6 +238,7 @@ func (s *Server) showProjection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.maskEvents(next)
 	r := projectionDetailResult{projection: p, head: head, now: now, window: window, history: hist[name],
 		unprocessed: next, hasDrift: s.hasDrift(name)}
 	return s.renderResult(c, http.StatusOK, name+" · Projections", "projections", r)

@@ -24,7 +24,7 @@ type revealJSON struct {
 	StreamID string `json:"stream_id"`
 	Scope    string `json:"scope"` // state, payload or metadata
 	Version  *int   `json:"version,omitempty"`
-	Position *int64 `json:"position,omitempty"`
+	Event    string `json:"event,omitempty"` // the event's key, as in /events/{key}
 	Pointer  string `json:"pointer"`
 	Value    any    `json:"value"`
 }
@@ -32,7 +32,7 @@ type revealJSON struct {
 // revealValue is POST /streams/{id}/reveal: one masked value in clear, for
 // compliance and admin, with a stated reason. The form names the value:
 // pointer, scope (state with version, or payload/metadata with the
-// event's position) and reason. The reveal is written to the access log
+// event's key: its position, or its event id) and reason. The reveal is written to the access log
 // before the value is answered, and not answered when it cannot be: an
 // htmx fragment that replaces the placeholder, or JSON.
 func (s *Server) revealValue(c echo.Context) error {
@@ -75,13 +75,13 @@ func (s *Server) revealValue(c echo.Context) error {
 		out.Version, entry.Filters["version"] = &st.Version, strconv.Itoa(st.Version)
 		doc, masked = map[string]any(st.Data), s.deps.PII.StatePointers(info.StreamType)
 	case pii.PartPayload, pii.PartMetadata:
-		pos, err := formInt(c, "position")
-		if err != nil {
-			return err
+		ref := strings.TrimSpace(c.FormValue("event"))
+		ev, _, err := s.deps.Store.EventByRef(ctx, ref)
+		if errors.Is(err, eventstore.ErrInvalidEventRef) {
+			return badRequest("event", "%q is not an event position (a positive whole number) or event id", ref)
 		}
-		ev, err := s.deps.Store.Event(ctx, int64(pos))
 		if errors.Is(err, eventstore.ErrEventNotFound) || err == nil && ev.StreamID != info.StreamID {
-			return echo.NewHTTPError(http.StatusNotFound, "event "+strconv.Itoa(pos)+" is not an event of this stream")
+			return echo.NewHTTPError(http.StatusNotFound, "event "+capEchoed(ref)+" is not an event of this stream")
 		}
 		if err != nil {
 			return err
@@ -93,7 +93,7 @@ func (s *Server) revealValue(c echo.Context) error {
 		if doc, err = timetravel.DecodeJSON(stored); err != nil {
 			return badRequest("pointer", "the event's %s is not JSON: nothing at %q can be read", out.Scope, raw)
 		}
-		out.Position, entry.EventKey = &ev.Position, strconv.FormatInt(ev.Position, 10)
+		out.Event, entry.EventKey = ev.Ref(), ev.Ref()
 		masked = s.deps.PII.EventPointers(info.StreamType, ev.EventType, out.Scope)
 	default:
 		return badRequest("scope", "%q is not state, payload or metadata", out.Scope)

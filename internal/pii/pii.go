@@ -12,7 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/auditd/auditd/internal/timetravel"
@@ -105,7 +107,7 @@ func ParseSection(raw json.RawMessage, source string) (*Policy, error) {
 			return nil
 		}
 		for k := range m {
-			if allowed != nil && !contains(allowed, k) {
+			if allowed != nil && !slices.Contains(allowed, k) {
 				errs = append(errs, fail(key+"."+k, "unknown key (want one of %s)", strings.Join(allowed, ", ")))
 				delete(m, k)
 			}
@@ -152,15 +154,6 @@ func ParseSection(raw json.RawMessage, source string) (*Policy, error) {
 		return nil, errors.Join(errs...)
 	}
 	return p, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Empty reports whether the policy masks nothing.
@@ -256,10 +249,10 @@ func matchPrefix(m, ptr timetravel.Pointer) bool {
 }
 
 // MaskValue returns doc with the values at every pointer of list replaced
-// by Mask, and the concrete pointers masked (wildcards expanded), in
-// document order. doc itself is not modified: the objects and arrays on the
-// way to a masked value are copied. A pointer that leads nowhere in doc
-// masks nothing and is not an error.
+// by Mask, and the concrete pointers masked (wildcards expanded), sorted.
+// doc itself is not modified: the objects and arrays on the way to a
+// masked value are copied. A pointer that leads nowhere in doc masks
+// nothing and is not an error.
 func MaskValue(doc any, list []timetravel.Pointer) (any, []string) {
 	var found []string
 	for _, ptr := range list {
@@ -300,7 +293,7 @@ func maskAt(v any, ptr timetravel.Pointer, at string, found *[]string) any {
 	case []any:
 		s := append([]any(nil), c...)
 		for i := range s {
-			if tok == Wildcard || tok == fmt.Sprint(i) {
+			if tok == Wildcard || tok == strconv.Itoa(i) {
 				s[i] = maskAt(s[i], rest, fmt.Sprintf("%s/%d", at, i), found)
 			}
 		}
