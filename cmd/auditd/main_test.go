@@ -45,15 +45,20 @@ func startCommandOutput(t *testing.T, args ...string) (string, func(prefix strin
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	done := make(chan error, 1)
+	// exited closes once run has returned runErr: both the cleanup and an
+	// early-exit failure read it, so neither waits for a second result.
+	var runErr error
+	exited := make(chan struct{})
 	go func() {
-		done <- run(ctx, args, pw, io.Discard)
+		runErr = run(ctx, args, pw, io.Discard)
 		pw.Close()
+		close(exited)
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("auditd %s: %v", args[0], err)
+		<-exited
+		if runErr != nil && !errors.Is(runErr, context.Canceled) {
+			t.Errorf("auditd %s: %v", args[0], runErr)
 		}
 	})
 	urls := make(chan string, 1)
@@ -99,7 +104,8 @@ func startCommandOutput(t *testing.T, args ...string) (string, func(prefix strin
 	select {
 	case u, ok := <-urls:
 		if !ok {
-			t.Fatalf("auditd %s exited before serving: %v", args[0], <-done)
+			<-exited
+			t.Fatalf("auditd %s exited before serving: %v", args[0], runErr)
 		}
 		return u, line
 	case <-time.After(3 * time.Minute):
