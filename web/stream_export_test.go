@@ -320,3 +320,23 @@ func TestTimelineOffersAnExportWindow(t *testing.T) {
 		t.Errorf("empty window: %d, %d events", rec.Code, len(x.events))
 	}
 }
+
+// The balance column of a masked field is masked; one of a field that is
+// not personal data is folded from the stored payloads, not the masked
+// ones.
+func TestExportCSVBalanceColumnMasked(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(d *Deps) { d.PII = piiPolicy(t) })
+	piiEvents(b)
+	body := b.get("/streams/wallet-p/export.csv?balance=/owner/name", "").Body.String()
+	noSecrets(t, "the masked field's column", body)
+	x := readCSVExport(t, body)
+	if len(x.events) != 3 || x.events[0][len(x.events[0])-1] == "" {
+		t.Errorf("owner column = %q", x.events)
+	}
+	// The merge-patch fold of the wallet: amount is set by v2 and kept.
+	x = readCSVExport(t, b.get("/streams/wallet-p/export.csv?balance=/amount", "").Body.String())
+	if got := []string{x.events[0][15], x.events[1][15], x.events[2][15]}; strings.Join(got, ",") != ",5,5" {
+		t.Errorf("amount after each event = %q", got)
+	}
+}
