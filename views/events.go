@@ -6,7 +6,9 @@ import "time"
 type EventsVM struct {
 	// Filters as the form shows them.
 	StreamID, StreamType, EventType, Actor, CorrelationID string
+	StreamPrefix                                          string // stream_id_prefix, kept as a hidden field
 	From, To                                              string // datetime-local values, UTC
+	Types                                                 TypeLists
 	Filtered                                              bool
 	Rows                                                  []EventRow // newest first
 	// Notice says why the page holds fewer rows than asked (its byte cap).

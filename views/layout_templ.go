@@ -128,7 +128,7 @@ func Layout(ch Chrome) templ.Component {
 				}
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "</nav><form class=\"quick-search\" action=\"/streams\" method=\"get\" role=\"search\"><input type=\"search\" name=\"q\" placeholder=\"Stream id, e.g. wallet-00042\" aria-label=\"Find a stream\"></form>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "</nav><form class=\"quick-search\" action=\"/find\" method=\"get\" role=\"search\"><input type=\"search\" name=\"q\" placeholder=\"Stream, event, position or correlation id\" aria-label=\"Find a stream, event or correlation\" data-testid=\"quick-search\"></form>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -8,6 +8,7 @@ type LiveVM struct {
 	StreamID   string
 	StreamType string
 	EventType  string
+	Types      TypeLists  // the pick lists and the placeholders
 	SSEURL     string     // /live/events with the filters
 	Recent     []EventRow // newest first, from the resume window
 	Stats      LiveStats
@@ -51,4 +52,12 @@ type AlertVM struct {
 // AlertsVM is the /alerts page.
 type AlertsVM struct {
 	Alerts []AlertVM
+}
+
+// liveStreamPlaceholder names a stream that exists: the newest event's.
+func liveStreamPlaceholder(vm LiveVM) string {
+	if len(vm.Recent) > 0 {
+		return vm.Recent[0].StreamID
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ type StreamsVM struct {
 	Q, Type, EventType, Actor, CorrelationID string
 	From, To                                 string // datetime-local values, UTC
 	Filtered                                 bool
+	Types                                    TypeLists
 	Rows                                     []StreamListRow
 	// Pager links; empty when there is no such page.
 	FirstURL, PrevURL, NextURL string

@@ -216,6 +216,7 @@ func TestEveryRoleOnEveryRouteAndChannel(t *testing.T) {
 		ok       int // the status of an allowed request
 	}{
 		{"GET /", "/", access.Support, []string{html, js}, 200},
+		{"GET /find", "/find", access.Support, []string{html, js}, 200},
 		{"GET /streams", "/streams?q=wallet", access.Support, []string{html, js}, 200},
 		{"GET /streams/:id", "/streams/wallet-1", access.Support, []string{html, js}, 200},
 		{"GET /streams/:id/state", "/streams/wallet-1/state", access.Support, []string{html, js}, 200},

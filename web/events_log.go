@@ -16,16 +16,18 @@ import (
 
 // logFilters are the /events filters, as given.
 type logFilters struct {
-	StreamID   string `json:"stream_id,omitempty"`
-	StreamType string `json:"stream_type,omitempty"`
+	StreamID     string `json:"stream_id,omitempty"`
+	StreamPrefix string `json:"stream_id_prefix,omitempty"`
+	StreamType   string `json:"stream_type,omitempty"`
 	eventFilters
 }
 
 // query renders the filters back as URL parameters; the live endpoint takes
-// the same ones.
+// the same ones (but for the prefix, which keeps a page still).
 func (f logFilters) query() url.Values {
 	v := url.Values{}
 	setNonEmpty(v, "stream_id", f.StreamID)
+	setNonEmpty(v, "stream_id_prefix", f.StreamPrefix)
 	setNonEmpty(v, "stream_type", f.StreamType)
 	f.eventFilters.addTo(v)
 	return v
@@ -52,6 +54,9 @@ func parseLogFilters(c echo.Context) (logFilters, error) {
 	var f logFilters
 	var err error
 	if f.StreamID, err = queryText(c, "stream_id"); err != nil {
+		return f, err
+	}
+	if f.StreamPrefix, err = queryText(c, "stream_id_prefix"); err != nil {
 		return f, err
 	}
 	if f.StreamType, err = queryText(c, "stream_type"); err != nil {
@@ -94,7 +99,7 @@ func (s *Server) listEvents(c echo.Context) error {
 		return err
 	}
 	lq := eventstore.LogQuery{
-		StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor,
+		StreamID: f.StreamID, StreamPrefix: f.StreamPrefix, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor,
 		CorrelationID: f.CorrelationID, From: f.From, To: f.To, Limit: limit + 1,
 	}
 	if after > 0 || afterKey != "" {
@@ -122,6 +127,11 @@ func (s *Server) listEvents(c echo.Context) error {
 	}
 	r := eventsResult{filters: f, events: events, limit: limit, paged: paged, bytesCut: bytesCut, keyOf: s.deps.Store.LogKey,
 		hasNewer: (paged && !forward) || (forward && more), hasOlder: (!forward && more) || forward}
+	if !wantsJSON(c) {
+		if r.types, err = s.typeLists(ctx); err != nil {
+			return err
+		}
+	}
 	return s.renderResult(c, http.StatusOK, "Events", "events", r)
 }
 
@@ -138,6 +148,7 @@ type eventsResult struct {
 	// keyOf is an event's cursor in the log: its position, or its
 	// (time, stream, version) key on a table without positions.
 	keyOf func(*eventstore.Event) string
+	types views.TypeLists // the pick lists (HTML only)
 }
 
 func (r eventsResult) toJSON() any {
@@ -182,9 +193,9 @@ func (r eventsResult) link(key string, cursor string) string {
 func (r eventsResult) toView(chrome views.Chrome) templ.Component {
 	f, events := r.filters, r.events
 	vm := views.EventsVM{
-		StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor, CorrelationID: f.CorrelationID,
+		StreamID: f.StreamID, StreamPrefix: f.StreamPrefix, StreamType: f.StreamType, EventType: f.EventType, Actor: f.Actor, CorrelationID: f.CorrelationID,
 		From: formValue(f.From), To: formValue(f.To), Filtered: f != logFilters{},
-		Rows: eventRows(events, true, rowBudget(chrome, maxPreview)),
+		Rows: eventRows(events, true, rowBudget(chrome, maxPreview)), Types: r.types,
 	}
 	if r.bytesCut {
 		vm.Notice = byteCapNotice(len(events))
@@ -203,7 +214,7 @@ func (r eventsResult) toView(chrome views.Chrome) templ.Component {
 	// The live feed filters by stream, stream type and event type only: a
 	// page filtered on anything else, or ending in the past, stays still
 	// rather than receive events it would not list.
-	if !r.paged && f.Actor == "" && f.CorrelationID == "" && f.To.IsZero() {
+	if !r.paged && f.Actor == "" && f.CorrelationID == "" && f.StreamPrefix == "" && f.To.IsZero() {
 		vm.Live = true
 		vm.LiveURL = "/live/events"
 		if q := f.query().Encode(); q != "" {

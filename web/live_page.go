@@ -74,6 +74,11 @@ func (s *Server) showLive(c echo.Context) error {
 	}
 	data := liveJSON{Enabled: s.deps.LiveHub != nil, Filters: f, SSEURL: "/live/events", Recent: []liveEventJSON{}}
 	vm := views.LiveVM{Enabled: data.Enabled, StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType}
+	if !wantsJSON(c) {
+		if vm.Types, err = s.typeLists(c.Request().Context()); err != nil {
+			return err
+		}
+	}
 	if s.deps.LiveHub != nil {
 		// The newest events of the resume window, and a feed that resumes
 		// right after them: no gap and no duplicate between the two.

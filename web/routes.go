@@ -34,6 +34,8 @@ func (s *Server) routes() {
 	s.get("/", access.Support, s.showOverview)
 
 	// Streams, timelines, time travel and the global log.
+	// The header search: any id, straight to its page.
+	s.get("/find", access.Support, s.find)
 	s.get("/streams", access.Support, s.listStreams)
 	s.get("/streams/:id", access.Support, s.showTimeline)
 	s.get("/streams/:id/export.csv", access.Compliance, s.exportCSV)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -104,6 +105,11 @@ func (s *Server) listStreams(c echo.Context) error {
 		return err
 	}
 	r := streamsResult{filters: f, page: page, limit: limit, paged: after != "" || before != ""}
+	if !wantsJSON(c) {
+		if r.types, err = s.typeLists(ctx); err != nil {
+			return err
+		}
+	}
 	return s.renderResult(c, http.StatusOK, "Streams", "streams", r)
 }
 
@@ -114,6 +120,7 @@ type streamsResult struct {
 	page    eventstore.StreamPage
 	limit   int
 	paged   bool
+	types   views.TypeLists // the pick lists (HTML only)
 }
 
 func (r streamsResult) toJSON() any {
@@ -142,7 +149,7 @@ func (r streamsResult) toView(chrome views.Chrome) templ.Component {
 	vm := views.StreamsVM{
 		Q: f.Match, Type: f.StreamType, EventType: f.EventType, Actor: f.Actor, CorrelationID: f.CorrelationID,
 		From: formValue(f.From), To: formValue(f.To), Partial: page.Partial,
-		Filtered: f != streamFilters{},
+		Filtered: f != streamFilters{}, Types: r.types,
 	}
 	if page.Next != "" {
 		vm.NextURL = r.link("after", page.Next)
@@ -174,4 +181,27 @@ func formValue(t time.Time) string {
 		return t.UTC().Format("2006-01-02T15:04:05")
 	}
 	return t.UTC().Format("2006-01-02T15:04")
+}
+
+// typeLists are the stream and event types that exist, most events first,
+// for the filters' pick lists: from the counts (auditd's counter tables; on
+// a mapped source, one aggregate over its table).
+func (s *Server) typeLists(ctx context.Context) (views.TypeLists, error) {
+	counts, err := s.deps.Store.Counts(ctx)
+	if err != nil {
+		return views.TypeLists{}, err
+	}
+	var t views.TypeLists
+	seenStream, seenEvent := map[string]bool{}, map[string]bool{}
+	for _, c := range counts {
+		if !seenStream[c.StreamType] {
+			seenStream[c.StreamType] = true
+			t.StreamTypes = append(t.StreamTypes, c.StreamType)
+		}
+		if !seenEvent[c.EventType] {
+			seenEvent[c.EventType] = true
+			t.EventTypes = append(t.EventTypes, c.EventType)
+		}
+	}
+	return t, nil
 }

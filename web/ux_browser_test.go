@@ -128,6 +128,8 @@ func (s *uxSite) pages() []uxPage {
 		{"a projection", "/projections/wallet_balances", nil},
 		{"drift", "/projections/wallet_balances/drift", nil},
 		{"streams search, nothing found", "/streams?q=no-such", []string{`[data-testid=empty]`}},
+		{"find, several matches", "/find?q=WALLET", []string{`[data-testid=find-match]`}},
+		{"find, nothing found", "/find?q=no-such-thing", []string{`[data-testid=find-none]`}},
 		{"not found", "/streams/no-such-stream", []string{`[data-testid=error]`}},
 		{"bad request", "/events?from=yesterday", []string{`[data-testid=error]`}},
 		{"sign in", "/login", []string{`[data-testid=login]`}},

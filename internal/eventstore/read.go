@@ -182,6 +182,7 @@ func (s *Store) ListStreams(ctx context.Context, q StreamListQuery) ([]StreamInf
 // Newest first by default; keyset-paginated on position.
 type LogQuery struct {
 	StreamID      string
+	StreamPrefix  string // stream ids starting with it, exactly
 	StreamType    string
 	EventType     string
 	CorrelationID string
@@ -212,6 +213,9 @@ func (s *Store) ReadLog(ctx context.Context, q LogQuery) ([]Event, error) {
 	w := s.sc.where("")
 	if q.StreamID != "" {
 		w.eq("stream_id", q.StreamID)
+	}
+	if q.StreamPrefix != "" {
+		w.streamIDPrefix(q.StreamPrefix)
 	}
 	if q.StreamType != "" {
 		w.eq("stream_type", q.StreamType)
