@@ -35,8 +35,6 @@
   });
   document.addEventListener("htmx:afterSettle", function (e) { localizeTimes(e.target); });
   document.addEventListener("htmx:sseMessage", function (e) { localizeTimes(e.target); });
-  // Content a page script put in place (live_timeline.js's rows).
-  document.addEventListener("auditd:content", function (e) { localizeTimes(e.detail && e.detail.root); });
   document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); });
 
   // A feed's status message says the server lost or regained the database:

@@ -14,10 +14,23 @@
   var alertsBox = document.getElementById("live-alerts");
   var paused = false;
   var held = [];
+  // The connection's own state; while paused an open feed says "paused"
+  // (it still receives, and holds what it receives).
+  var conn = { text: "connecting…", state: "connecting" };
 
   function setStatus(text, state) {
-    status.textContent = text;
-    status.setAttribute("data-state", state);
+    conn = { text: text, state: state };
+    renderStatus();
+  }
+
+  function renderStatus() {
+    if (paused && conn.state === "open") {
+      status.textContent = "paused";
+      status.setAttribute("data-state", "paused");
+      return;
+    }
+    status.textContent = paused ? "paused · " + conn.text : conn.text;
+    status.setAttribute("data-state", conn.state);
   }
 
   function parse(html) {
@@ -52,6 +65,7 @@
       held = [];
     }
     updateHeld();
+    renderStatus();
   });
 
   var es = new EventSource(feed.getAttribute("data-sse-url"));

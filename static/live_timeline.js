@@ -28,7 +28,7 @@
       if (meta && mine) {
         mine.innerHTML = meta.innerHTML;
         if (window.htmx) { window.htmx.process(mine); }
-        document.dispatchEvent(new CustomEvent("auditd:content", { detail: { root: mine } }));
+        if (window.auditd) { window.auditd.localizeTimes(mine); }
       }
       if (jump) { jump.max = String(version); }
       if (!slider) { return; }
@@ -57,7 +57,7 @@
             fresh.setAttribute("data-enriched", "done");
             row.replaceWith(fresh);
             if (window.htmx) { window.htmx.process(fresh); }
-            document.dispatchEvent(new CustomEvent("auditd:content", { detail: { root: fresh } }));
+            if (window.auditd) { window.auditd.localizeTimes(fresh); }
           } else {
             row.setAttribute("data-enriched", "done");
           }

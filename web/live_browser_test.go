@@ -59,6 +59,11 @@ func TestLiveInChromium(t *testing.T) {
 	if err := poll(`document.getElementById("live-status").dataset.state === "open"`, 10*time.Second); err != nil {
 		t.Fatalf("/live: the feed did not open: %v", err)
 	}
+	// The filters' placeholders name types and a stream that exist.
+	if ph, err := chromedp.Run(bctx, chromedp.Evaluate[string](`["live-filter-stream", "live-filter-type", "live-filter-event-type"].map(function (id) {
+		return document.querySelector("[data-testid=" + id + "]").placeholder; }).join(" ")`)); err != nil || ph != "wallet-b wallet FundsDeposited" {
+		t.Errorf("/live placeholders = %q (%v), want the data's stream, stream type and event type", ph, err)
+	}
 	second := insert("wallet-b", 2)
 	if err := poll(present(fmt.Sprintf(`#live-feed #ev-%d`, second)), time.Second); err != nil {
 		t.Fatalf("/live: event %d did not appear within a second: %v", second, err)
@@ -80,8 +85,15 @@ func TestLiveInChromium(t *testing.T) {
 	if err != nil || shown {
 		t.Fatalf("a row was shown while paused (%v)", err)
 	}
+	// The status dot says so, and says "live" again on resume.
+	if s, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("live-status").textContent + "/" + document.getElementById("live-status").dataset.state`)); err != nil || s != "paused/paused" {
+		t.Errorf("status while paused = %q (%v), want paused", s, err)
+	}
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#live-pause`))); err != nil {
 		t.Fatal(err)
+	}
+	if s, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("live-status").textContent + "/" + document.getElementById("live-status").dataset.state`)); err != nil || s != "live/open" {
+		t.Errorf("status after resume = %q (%v), want live", s, err)
 	}
 	if err := poll(present(fmt.Sprintf(`#live-feed #ev-%d`, paused))+` && document.getElementById("live-held").hidden`, time.Second); err != nil {
 		t.Fatalf("resume: %v", err)
