@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -85,6 +86,18 @@ func TestProjectionPanelsLiveInChromium(t *testing.T) {
 	}
 	waitPanel(t, bctx, "slowpoke", "catching-up")
 	waitPanel(t, bctx, "slowpoke", "stalled")
+
+	// The head line moves with appends; it is not frozen at page load.
+	evs, err := store.Append(ctx, "wallet-2", "Wallet", eventstore.AnyVersion, eventstore.NewEvent{EventType: "A", Payload: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "#" + strconv.FormatInt(evs[0].Position, 10)
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelector('[data-testid=head-position]').textContent === "`+want+`"`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		head, _ := chromedp.Run(bctx, chromedp.Text(`[data-testid=head-position]`))
+		t.Fatalf("head shows %q, want %s: %v", head, want, err)
+	}
 }
 
 // waitPanel waits until a projection's panel shows a status.

@@ -292,11 +292,12 @@ func (m *Monitor) sampleLookback() time.Duration {
 //   - last progress = updated_at, corrected by auditd's samples: if a
 //     sample shows a different position, the projection advanced after it,
 //     so last progress is at least the first later sample at the current
-//     position (or now, if none); if every sample of the last StallAfter
-//     shows the current position and the oldest one is older than
-//     updated_at, updated_at was bumped without progress (a worker
-//     recording errors or heartbeats), so last progress is that oldest
-//     sample's time.
+//     position (or now, if none); if every sample shows the current
+//     position and the oldest one is older than updated_at, updated_at was
+//     bumped without progress (a worker recording errors or heartbeats),
+//     so last progress is that oldest sample's time.
+//   - when behind with no progress for longer than StallAfter, rate is 0
+//     and eta_seconds null: the window's rate would be old progress.
 //   - status: failing when last_error is non-empty unless auditd saw the
 //     position advance while error_count kept its current value (the
 //     worker progressed after its error but did not clear it); else
@@ -340,6 +341,12 @@ func (m *Monitor) evaluate(now time.Time, head eventstore.Head, cp checkpointRow
 	}
 
 	p.LastProgressAt = m.lastProgress(now, cp, samples)
+	if p.LagEvents > 0 && now.Sub(p.LastProgressAt) > m.opts.StallAfter {
+		// Not moving: a rate over the window would be old progress, and
+		// an ETA from it a promise the projection is not keeping.
+		zero := 0.0
+		p.Rate, p.ETASeconds = &zero, nil
+	}
 	failing := cp.LastError != nil && *cp.LastError != "" && !advancedSinceError(cp, samples)
 	switch {
 	case failing:
@@ -400,7 +407,10 @@ func (m *Monitor) lastProgress(now time.Time, cp checkpointRow, newestFirst []sa
 		}
 		firstSame = s
 	}
-	if firstSame != nil && now.Sub(firstSame.At) >= m.opts.StallAfter && firstSame.At.Before(last) {
+	// Every sample shows the current position: it was reached by the
+	// oldest of them, whatever updated_at says (a write that did not move
+	// the position is not progress).
+	if firstSame != nil && firstSame.At.Before(last) {
 		last = firstSame.At
 	}
 	return last

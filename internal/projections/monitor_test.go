@@ -401,3 +401,32 @@ func TestStreamStatus(t *testing.T) {
 		t.Errorf("unknown stream: %v", err)
 	}
 }
+
+// A projection that advanced 50 s ago and has been stuck since shows no
+// throughput or ETA from that old progress; one whose worker bumps
+// updated_at without moving has its last progress from auditd's samples,
+// even when they span less than the stall threshold.
+func TestStuckProjectionShowsNoOldRate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{Thresholds: Thresholds{StallAfter: 30 * time.Second}})
+	f.events("thing-1", 10, t0, 10*time.Second)
+	f.checkpoint("stuck", 1, now.Add(-56*time.Second), nil, 0)
+	f.sampleAt(now.Add(-55 * time.Second))
+	f.checkpoint("stuck", 4, now.Add(-50*time.Second), nil, 0)
+	f.sampleAt(now.Add(-45 * time.Second))
+	f.checkpoint("beating", 4, now.Add(-20*time.Second), nil, 0)
+	f.sampleAt(now.Add(-15 * time.Second))
+	f.checkpoint("beating", 4, now.Add(-1*time.Second), nil, 0) // a heartbeat
+
+	p := f.projection("stuck")
+	if p.Status != StatusStalled || p.Rate == nil || *p.Rate != 0 || p.ETASeconds != nil {
+		t.Errorf("stuck: status %s, rate %v, eta %v; want stalled, 0, none", p.Status, p.Rate, p.ETASeconds)
+	}
+	if got := now.Sub(p.LastProgressAt); got != 45*time.Second {
+		t.Errorf("stuck: last progress %s ago, want 45s (the first sample at its position)", got)
+	}
+	b := f.projection("beating")
+	if got := now.Sub(b.LastProgressAt); got != 15*time.Second {
+		t.Errorf("beating: last progress %s ago, want 15s (its one sample at that position), not the heartbeat's 1s", got)
+	}
+}
