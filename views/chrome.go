@@ -47,6 +47,10 @@ type Banner struct {
 	// ID names a banner scripts replace in place (the database outage's,
 	// which static/app.js shows and clears on the feeds' status messages).
 	ID string
+	// Details are shown when the banner is expanded, one line each
+	// (every alert a summary line stands for); "": the banner is one
+	// line. A string, so that banners stay comparable.
+	Details string
 }
 
 // ErrorVM is an error page.

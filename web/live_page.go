@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -75,8 +76,10 @@ func (s *Server) showLive(c echo.Context) error {
 	data := liveJSON{Enabled: s.deps.LiveHub != nil, Filters: f, SSEURL: "/live/events", Recent: []liveEventJSON{}}
 	vm := views.LiveVM{Enabled: data.Enabled, StreamID: f.StreamID, StreamType: f.StreamType, EventType: f.EventType}
 	if !wantsJSON(c) {
+		// /live needs no database: without one it shows no pick lists
+		// rather than no page.
 		if vm.Types, err = s.typeLists(c.Request().Context()); err != nil {
-			return err
+			s.logger.Debug("live: no type pick lists", "error", err)
 		}
 	}
 	if s.deps.LiveHub != nil {
@@ -173,6 +176,12 @@ func AlertBanners(alerts *live.Alerts) BannerSource {
 		if sum.Count > 1 {
 			b.Text = fmt.Sprintf("%d tamper alerts; latest: %s", sum.Count, b.Text)
 		}
+		a := sum.Latest
+		b.Details = fmt.Sprintf("Latest: %s of %d rows by transaction %d, committed %s, detected %s", a.Kind, a.Rows, a.Xid,
+			a.CommittedAt.UTC().Format(time.RFC3339), a.DetectedAt.UTC().Format(time.RFC3339))
+		if len(a.Positions) > 0 {
+			b.Details += "\nPositions changed: " + joinPositions(a.Positions, 20)
+		}
 		return []views.Banner{b}, nil
 	}
 }
@@ -195,4 +204,16 @@ type alertsResult struct {
 func (r alertsResult) toJSON() any { return map[string]any{"alerts": r.alerts} }
 func (r alertsResult) toView(ch views.Chrome) templ.Component {
 	return views.AlertsPage(ch, r.vm)
+}
+
+// joinPositions lists at most n positions, "#1, #2 and 3 more".
+func joinPositions(ps []int64, n int) string {
+	var parts []string
+	for i, p := range ps {
+		if i == n {
+			return strings.Join(parts, ", ") + fmt.Sprintf(" and %d more", len(ps)-n)
+		}
+		parts = append(parts, "#"+strconv.FormatInt(p, 10))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -324,6 +324,7 @@ func headerBanners(alerts []projections.Alert) []views.Banner {
 	var out []views.Banner
 	index := map[string]int{}
 	extra := map[string]int{}
+	details := map[string][]string{}
 	for _, a := range alerts {
 		if !a.Kind.Breach() {
 			continue
@@ -338,10 +339,12 @@ func headerBanners(alerts []projections.Alert) []views.Banner {
 		i, seen := index[key]
 		if !seen {
 			index[key] = len(out)
+			details[key] = []string{a.Message}
 			out = append(out, b)
 			continue
 		}
 		extra[key]++
+		details[key] = append(details[key], a.Message)
 		if b.Level == "danger" && out[i].Level != "danger" {
 			out[i] = b
 		}
@@ -349,6 +352,8 @@ func headerBanners(alerts []projections.Alert) []views.Banner {
 	for key, n := range extra {
 		i := index[key]
 		out[i].Text += fmt.Sprintf(" (+%d more)", n)
+		// Expanding the line lists every alert it stands for.
+		out[i].Details = strings.Join(details[key], "\n")
 	}
 	return out
 }
