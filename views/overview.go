@@ -12,6 +12,9 @@ type OverviewVM struct {
 	StreamTypes  []TypeTotal
 	Counts       []TypeCount
 	Newest       []EventRow
+	// LiveURL is the feed whose events refresh the page ("" without
+	// live: it refreshes every few seconds).
+	LiveURL string
 }
 
 // TypeTotal is one stream type's totals.

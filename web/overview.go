@@ -33,6 +33,10 @@ type streamTypeTotal struct {
 // count(*) over events), the head, and the newest events.
 func (s *Server) showOverview(c echo.Context) error {
 	ctx := c.Request().Context()
+	frag := c.QueryParam("fragment")
+	if frag != "" && frag != "body" {
+		return badRequest("fragment", "%q is not a fragment of this page (want body)", frag)
+	}
 	head, err := s.deps.Store.Head(ctx)
 	if err != nil {
 		return err
@@ -47,7 +51,17 @@ func (s *Server) showOverview(c echo.Context) error {
 	}
 	s.maskEvents(newest)
 
-	return s.renderResult(c, http.StatusOK, "Overview", "overview", overviewOf(head, counts, newest))
+	r := overviewOf(head, counts, newest)
+	r.fragment = frag == "body"
+	if s.deps.LiveHub != nil {
+		// Any event refreshes the page (the feed's own events are not
+		// shown: the fragment reads the newest from the table).
+		r.liveURL = "/live/events"
+	}
+	if r.fragment {
+		c.Response().Header().Set("Cache-Control", "no-store")
+	}
+	return s.renderResult(c, http.StatusOK, "Overview", "overview", r)
 }
 
 // overviewResult is what the overview computed: the head, the counters,
@@ -61,6 +75,8 @@ type overviewResult struct {
 	streams     int64
 	eventTypes  int
 	streamTypes []streamTypeTotal
+	liveURL     string // the feed that refreshes the page, "" without live
+	fragment    bool   // the live body alone
 }
 
 // overviewOf totals the counters.
@@ -114,6 +130,10 @@ func (r overviewResult) toView(chrome views.Chrome) templ.Component {
 	}
 	for _, tc := range r.counts {
 		vm.Counts = append(vm.Counts, views.TypeCount{StreamType: tc.StreamType, EventType: tc.EventType, Events: tc.Events})
+	}
+	vm.LiveURL = r.liveURL
+	if r.fragment {
+		return views.OverviewBody(vm)
 	}
 	return views.OverviewPage(chrome, vm)
 }
