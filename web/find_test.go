@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/auditd/auditd/internal/eventstore"
 )
 
 // The header box takes any id and goes straight to what it names; several
@@ -113,5 +115,50 @@ func TestStreamSearchForgivesAndPicksTypes(t *testing.T) {
 		if !strings.HasPrefix(e.StreamID, "wallet-") {
 			t.Errorf("stream_id_prefix=wallet- lists %s", e.StreamID)
 		}
+	}
+}
+
+// On a mapped source (an application's table, uuid ids) the search
+// anywhere in an id works from the tail and from the catalogue, and the
+// catalogue puts nothing in the application's schema.
+func TestStreamSearchOnAMappedSource(t *testing.T) {
+	t.Parallel()
+	b := mappedSetup(t)
+	ctx := t.Context()
+	store := b.server.deps.Store
+	appObjects := func() int {
+		t.Helper()
+		var n int
+		if err := b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'app'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := appObjects()
+	check := func(when string) {
+		t.Helper()
+		var body struct {
+			Streams []eventstore.StreamInfo `json:"streams"`
+		}
+		b.getJSONInto("/streams?q="+strings.ToUpper(mappedWallet[9:18]), &body)
+		if len(body.Streams) != 1 || body.Streams[0].StreamID != mappedWallet || body.Streams[0].Version != 3 {
+			t.Errorf("%s: search by part of the uuid, upper case = %+v", when, body.Streams)
+		}
+		rec := b.get("/find?q="+mappedOther[:8], "text/html")
+		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/streams/"+mappedOther {
+			t.Errorf("%s: find %s = %d %q", when, mappedOther[:8], rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	check("before the catalogue")
+	if n, err := store.RefreshCatalogue(ctx); err != nil || n != 4 {
+		t.Fatalf("catalogue the mapped table: %d, %v", n, err)
+	}
+	check("from the catalogue")
+	var rows int
+	if err := b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM auditd.stream_catalogue WHERE stream_type = 'Wallet' AND last_version > 0`).Scan(&rows); err != nil || rows != 2 {
+		t.Errorf("catalogue rows = %d, %v", rows, err)
+	}
+	if after := appObjects(); after != before {
+		t.Errorf("objects in schema app: %d before, %d after", before, after)
 	}
 }
