@@ -213,8 +213,10 @@ func (k *CatalogueKeeper) round(ctx context.Context) {
 		if ctx.Err() == nil {
 			k.logger.Warn("unable to catalogue streams", "error", err)
 		}
-	case n >= catalogueBatch:
-		// A back-fill: no need to read it all again.
+	case n >= 4*catalogueBatch:
+		// A back-fill (several batches in one round, far more than a
+		// busy store appends between two rounds): no need to read it
+		// all again.
 		k.logger.Info("streams catalogued", "events", n, "position", end)
 		k.from, k.prev = end, end
 	default:
