@@ -2,6 +2,20 @@
 (function () {
   "use strict";
 
+  // A page kept in the back/forward cache keeps its EventSource open, and
+  // HTTP/1.1 allows six connections per host: a few pages later the next
+  // page waits for a connection for ever (its stylesheet never comes).
+  // Leaving a page closes its live feeds (removing an sse-connect element
+  // makes htmx's SSE extension close its source); a page restored from the
+  // cache loads again, so its feeds reconnect and its counts are current.
+  window.addEventListener("pagehide", function (e) {
+    if (!e.persisted || !window.htmx) { return; }
+    document.querySelectorAll("[sse-connect]").forEach(function (el) { htmx.remove(el); });
+  });
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted) { window.location.reload(); }
+  });
+
   // Show timestamps in the viewer's time zone; the UTC value stays in the
   // title attribute (hover).
   // ISO-like order (2026-03-01 02:00:03 CET) whatever the browser locale:

@@ -69,6 +69,9 @@
   });
 
   var es = new EventSource(feed.getAttribute("data-sse-url"));
+  // Leaving the page: close the feed, or a page kept in the back/forward
+  // cache holds its connection (see app.js).
+  window.addEventListener("pagehide", function (e) { if (e.persisted) { es.close(); } });
   es.addEventListener("open", function () { setStatus("live", "open"); });
   es.addEventListener("error", function () { setStatus("reconnecting…", "error"); });
   es.addEventListener("event", function (e) {
