@@ -81,14 +81,14 @@ func KeysPage(ch Chrome, vm KeysVM) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</span>). Save it as a file to check a bundle offline: <code>auditd verify-evidence BUNDLE --public-key FILE</code>; <code>auditd keys</code> prints the same PEM.</p><pre class=\"mono\" tabindex=\"0\" data-testid=\"public-key-pem\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</span>). Save it as a file to check a bundle offline: <code>auditd verify-evidence BUNDLE --public-key FILE</code>; <code>auditd keys</code> prints the same PEM.</p><pre class=\"mono key-pem\" tabindex=\"0\" data-testid=\"public-key-pem\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var4 string
 			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(vm.PublicKeyPEM)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/about_keys.templ`, Line: 41, Col: 80}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/about_keys.templ`, Line: 41, Col: 88}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 			if templ_7745c5c3_Err != nil {
@@ -165,7 +165,7 @@ func KeysPage(ch Chrome, vm KeysVM) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "</p><table class=\"table\"><thead><tr><th>#</th><th>Signed</th><th>Reason</th><th>Head</th><th>Entries</th><th>Status</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "</p><table class=\"grid\"><thead><tr><th>#</th><th>Signed</th><th>Reason</th><th>Head</th><th>Entries</th><th>Status</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
