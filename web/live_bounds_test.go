@@ -83,11 +83,11 @@ func insertBlobs(t *testing.T, w *pgxpool.Pool, stream string, n, size int) []in
 	return out
 }
 
-// probeHub subscribes to every event of the hub and reads them as they come;
-// the channel closes once n were published (or the probe was cut off).
-func probeHub(t *testing.T, hub *live.Hub, n int) <-chan struct{} {
+// probeHub subscribes to the events of one stream and reads them as they
+// come; the channel closes once n were published (or the probe was cut off).
+func probeHub(t *testing.T, hub *live.Hub, streamID string, n int) <-chan struct{} {
 	t.Helper()
-	sub, err := hub.Subscribe(live.Filter{}, nil)
+	sub, err := hub.Subscribe(live.Filter{StreamID: streamID}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,8 +187,14 @@ func pausedThroughBurst(t *testing.T, cfg live.HubConfig, n, size int) (hub *liv
 	gate := newReadGate()
 	slow := openSSEThrough(t, st.http.URL+"/live/events?format=json&stream_id=slow", "", gate)
 	gate.pause()
-	published := probeHub(t, st.hub, n)
-	insertBlobs(t, syncWriter(t, db), "slow", n, size)
+	// The probe waits for one small event committed after the burst, on a
+	// stream of its own: the hub publishes in commit order, so then the
+	// burst is published too, and the probe never holds enough bytes to be
+	// cut off itself.
+	published := probeHub(t, st.hub, "probe", 1)
+	w := syncWriter(t, db)
+	insertBlobs(t, w, "slow", n, size)
+	insertBlobs(t, w, "probe", 1, 16)
 	<-published
 	cutOff := st.hub.Stats().CutOff
 	gate.resume()
