@@ -79,9 +79,11 @@ type Change struct {
 
 // Label names an event in a list: "#position", or the start of its event
 // id on a table without positions.
-func (r EventRow) Label() string { return eventLabel(r.Position, r.Ref) }
+func (r EventRow) Label() string { return EventLabel(r.Position, r.Ref) }
 
-func eventLabel(position int64, ref string) string {
+// EventLabel is the label of the event at position (ref: its address), for
+// rows and pick lists alike.
+func EventLabel(position int64, ref string) string {
 	if position > 0 {
 		return "#" + I64(position)
 	}

@@ -56,4 +56,4 @@ type ChainItem struct {
 }
 
 // Label names the item like EventRow.Label.
-func (it ChainItem) Label() string { return eventLabel(it.Position, it.Ref) }
+func (it ChainItem) Label() string { return EventLabel(it.Position, it.Ref) }

@@ -109,8 +109,8 @@ func (s *Server) findAll(ctx context.Context, q string) (findResult, error) {
 }
 
 func eventMatch(e eventstore.Event) findMatch {
-	return findMatch{Kind: "event", Label: "#" + views.I64(e.Position) + " " + e.EventType + " in " + e.StreamID,
-		URL: "/events/" + views.I64(e.Position), Exact: true}
+	return findMatch{Kind: "event", Label: views.EventLabel(e.Position, e.Ref()) + " " + e.EventType + " in " + e.StreamID,
+		URL: "/events/" + e.Ref(), Exact: true}
 }
 
 func (r findResult) toJSON() any { return r }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -426,7 +425,7 @@ func (s *Server) liveEvent(m *live.Message) liveEventJSON {
 	j := liveEventJSON{Event: s.maskedEvent(m.Event)}
 	if m.Large {
 		j.Truncated, j.PayloadBytes = true, m.PayloadBytes
-		j.Href = "/events/" + strconv.FormatInt(m.Event.Position, 10)
+		j.Href = "/events/" + m.Event.Ref()
 	}
 	return j
 }

@@ -94,6 +94,11 @@ func TestSeed004WithoutPosition(t *testing.T) {
 	if !strings.Contains(ev.Text(), "Deposited") {
 		t.Error("the event page does not show the event")
 	}
+	// The header box goes to an event by its event id, at its address.
+	if rec := b.get("/find?q=00000000-0000-4000-8000-000000000003", "text/html"); rec.Code != http.StatusSeeOther ||
+		rec.Header().Get("Location") != "/events/00000000-0000-4000-8000-000000000003" {
+		t.Errorf("find by event id = %d to %q, want 303 to the event's address", rec.Code, rec.Header().Get("Location"))
+	}
 	for path, want := range map[string]int{
 		"/events/3": http.StatusBadRequest, "/events/00000000-0000-4000-8000-000000000009": http.StatusNotFound,
 		"/events?before=garbage": http.StatusBadRequest, "/events/00000000-0000-4000-8000-000000000003/raw?part=payload": http.StatusOK,
